@@ -1,0 +1,14 @@
+//! Container commands: one file per verb (or small family of verbs).
+
+pub mod create;
+pub mod logs;
+pub mod opts;
+pub mod pause;
+pub mod ps;
+pub mod rm;
+pub mod run;
+pub mod start;
+pub mod stop;
+pub mod stream;
+pub mod top;
+pub mod wait;

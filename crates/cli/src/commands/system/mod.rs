@@ -1,0 +1,4 @@
+//! System commands.
+
+pub mod info;
+pub mod version;
