@@ -1,1 +1,165 @@
-fn main() {}
+//! `berthd`: the Berth daemon. Serves the Docker Engine API on a unix socket.
+
+mod config;
+mod convert;
+mod error;
+mod routes;
+mod server;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use tokio::net::UnixListener;
+
+use crate::config::{Config, Flags};
+
+fn main() -> anyhow::Result<()> {
+    let flags = Flags::parse();
+    let (config, warnings) = Config::load(&flags)?;
+    let level = if config.log_level == "fatal" { "error" } else { config.log_level.as_str() };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(format!("{level},hyper=warn")))
+        .with_writer(std::io::stderr)
+        .init();
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
+    // Two worker threads: the daemon mostly waits; containers run in their own processes.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(64)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(run(config))
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.exec_root).with_context(|| format!("creating {}", config.exec_root.display()))?;
+    let pidfile = PidFile::create(&config.pidfile)?;
+    let shim_binary = std::env::current_exe()
+        .context("locating berthd")?
+        .parent()
+        .map(|dir| dir.join("berth-shim"))
+        .context("locating berth-shim")?;
+    if !shim_binary.exists() {
+        bail!("berth-shim not found next to berthd (expected {})", shim_binary.display());
+    }
+    let log_max_size = match &config.log_max_size {
+        Some(size) => convert::parse_size(size).map_err(|e| anyhow::anyhow!(e.message))?,
+        None => berth_engine::DEFAULT_LOG_MAX_SIZE,
+    };
+    let log_max_file = match &config.log_max_file {
+        Some(n) => n.parse().with_context(|| format!("invalid max-file {n:?}"))?,
+        None => berth_engine::DEFAULT_LOG_MAX_FILE,
+    };
+    let engine = berth_engine::Engine::open(berth_engine::EngineConfig {
+        data_root: config.data_root.clone(),
+        exec_root: config.exec_root.clone(),
+        shim_binary,
+        log_max_size,
+        log_max_file,
+    })
+    .await
+    .context("opening the engine state")?;
+    let info = routes::system::DaemonInfo {
+        id: daemon_id(&config.data_root),
+        data_root: config.data_root.display().to_string(),
+        exec_root: config.exec_root.display().to_string(),
+        cgroup_version: match berth_engine::cgroup_version() {
+            2 => "2".into(),
+            _ => "1".into(),
+        },
+        storage_driver: engine.images().driver_name().to_owned(),
+        started: std::time::Instant::now(),
+    };
+    let listener = bind(&config.socket)?;
+    tracing::info!(socket = %config.socket.display(), data_root = %config.data_root.display(), "berthd is serving the Engine API");
+    let app = server::app(server::AppState { engine, info: Arc::new(info) });
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
+    let _ = std::fs::remove_file(&config.socket);
+    drop(pidfile);
+    served.context("serving the API")?;
+    tracing::info!("berthd stopped; containers keep running under their shims");
+    Ok(())
+}
+
+/// Binds the API socket with mode 0660 (root and the socket's group only).
+fn bind(socket: &Path) -> anyhow::Result<UnixListener> {
+    if let Some(dir) = socket.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    if socket.exists() {
+        if std::os::unix::net::UnixStream::connect(socket).is_ok() {
+            bail!("another daemon is already serving {}", socket.display());
+        }
+        std::fs::remove_file(socket).with_context(|| format!("removing stale socket {}", socket.display()))?;
+    }
+    let listener = UnixListener::bind(socket).with_context(|| format!("binding {}", socket.display()))?;
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o660))
+        .with_context(|| format!("setting permissions of {}", socket.display()))?;
+    Ok(listener)
+}
+
+/// A stable identifier for this daemon's data root (Docker's `ID` in /info).
+fn daemon_id(data_root: &Path) -> String {
+    let path = data_root.join("engine-id");
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        return id.trim().to_owned();
+    }
+    let mut bytes = [0u8; 16];
+    let _ = getrandom_fill(&mut bytes);
+    let id = bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let _ = std::fs::write(&path, &id);
+    id
+}
+
+fn getrandom_fill(bytes: &mut [u8]) -> std::io::Result<()> {
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")?.read_exact(bytes)
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    tracing::info!("shutting down");
+}
+
+/// The pidfile: refuses to start when it names a live process; removed on drop.
+struct PidFile(std::path::PathBuf);
+
+impl PidFile {
+    fn create(path: &Path) -> anyhow::Result<PidFile> {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            if let Ok(pid) = text.trim().parse::<i32>() {
+                if pid != std::process::id() as i32 && Path::new(&format!("/proc/{pid}")).exists() {
+                    bail!(
+                        "pid file found, ensure berthd is not running or delete {} (it names running process {pid})",
+                        path.display()
+                    );
+                }
+            }
+        }
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        std::fs::write(path, format!("{}\n", std::process::id())).with_context(|| format!("writing {}", path.display()))?;
+        Ok(PidFile(path.to_path_buf()))
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}

@@ -1,1 +1,48 @@
-//! placeholder
+//! The daemon's core, without HTTP: containers (records in SQLite, lifecycle state machine, OCI
+//! spec generation, the per-container shim, logs, attach) and images (through `berth-image`).
+//!
+//! Callers hand in validated domain types ([`ContainerSpec`] and friends); the daemon converts
+//! the Docker wire format into them. Every fallible call returns [`Error`], whose [`ErrorKind`]
+//! the daemon maps onto an HTTP status in one place.
+
+mod container;
+mod engine;
+mod error;
+mod ids;
+mod logs;
+mod shim;
+mod spec;
+mod store;
+mod top;
+mod user;
+
+pub use container::model::{
+    Container, ContainerSpec, HostSpec, NetworkMode, RestartPolicy, SeccompMode, State, Status,
+    Ulimit,
+};
+pub use container::create::Created;
+pub use container::wait::{WaitCondition, WaitOutcome, Waiter};
+pub use engine::{Engine, EngineConfig, ListOptions};
+pub use error::{Error, ErrorKind, Result};
+pub use logs::{LogEntry, LogOptions};
+pub use top::TopResult;
+
+/// Docker's default masked paths, as the spec generator applies them (for inspect output).
+pub fn default_masked_paths() -> Vec<String> {
+    berth_runtime::defaults::default_masked_paths()
+}
+
+/// Docker's default read-only paths, as the spec generator applies them (for inspect output).
+pub fn default_readonly_paths() -> Vec<String> {
+    berth_runtime::defaults::default_readonly_paths()
+}
+
+/// The cgroup version containers get on this machine (1 for v1 and hybrid, 2 for unified).
+pub fn cgroup_version() -> u8 {
+    match berth_runtime::cgroups::version() {
+        berth_runtime::cgroups::CgroupVersion::V2 => 2,
+        _ => 1,
+    }
+}
+
+pub use container::start::{DEFAULT_LOG_MAX_FILE, DEFAULT_LOG_MAX_SIZE};

@@ -1,0 +1,201 @@
+//! berthd's configuration: dockerd's flags where they apply, and `/etc/berth/daemon.json`
+//! (dockerd's keys where they apply). Flags win over the file.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use serde_json::Value;
+
+/// Command-line flags (a subset of dockerd's).
+#[derive(Debug, Parser)]
+#[command(name = "berthd", version, about = "Berth container engine daemon (Docker Engine API)")]
+pub struct Flags {
+    /// Daemon socket to listen on (unix://PATH); repeatable.
+    #[arg(short = 'H', long = "host")]
+    pub hosts: Vec<String>,
+    /// Root of persistent state.
+    #[arg(long)]
+    pub data_root: Option<PathBuf>,
+    /// Root of runtime state (bundles, sockets, mounts).
+    #[arg(long)]
+    pub exec_root: Option<PathBuf>,
+    /// Path to write the daemon's PID to.
+    #[arg(short = 'p', long)]
+    pub pidfile: Option<PathBuf>,
+    /// debug, info, warn, error or fatal.
+    #[arg(short = 'l', long)]
+    pub log_level: Option<String>,
+    /// Enable debug logging.
+    #[arg(short = 'D', long)]
+    pub debug: bool,
+    /// Daemon configuration file.
+    #[arg(long, default_value = "/etc/berth/daemon.json")]
+    pub config_file: PathBuf,
+    /// Default log options for containers (max-size=, max-file=); repeatable.
+    #[arg(long = "log-opt")]
+    pub log_opts: Vec<String>,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub socket: PathBuf,
+    pub data_root: PathBuf,
+    pub exec_root: PathBuf,
+    pub pidfile: PathBuf,
+    pub log_level: String,
+    pub log_max_size: Option<String>,
+    pub log_max_file: Option<String>,
+}
+
+/// daemon.json keys berthd applies.
+const APPLIED_KEYS: &[&str] = &["hosts", "data-root", "exec-root", "pidfile", "log-level", "debug", "log-opts", "log-driver"];
+/// dockerd keys berthd accepts but does not act on (yet); they are logged, not refused.
+const ACCEPTED_KEYS: &[&str] = &[
+    "bridge", "bip", "fixed-cidr", "default-address-pools", "insecure-registries", "registry-mirrors",
+    "storage-driver", "storage-opts", "live-restore", "iptables", "ip-forward", "ip-masq", "dns", "dns-search",
+    "dns-opts", "mtu", "experimental", "features", "default-ulimits", "max-concurrent-downloads",
+    "max-concurrent-uploads", "shutdown-timeout", "userland-proxy", "icc", "ipv6", "default-runtime", "runtimes",
+    "exec-opts", "cgroup-parent", "group", "labels", "tls", "tlsverify", "tlscacert", "tlscert", "tlskey",
+];
+
+impl Config {
+    /// Merges flags over the config file over the defaults, and validates the result.
+    pub fn load(flags: &Flags) -> anyhow::Result<(Config, Vec<String>)> {
+        let file = read_file(&flags.config_file)?;
+        let mut warnings = Vec::new();
+        if let Some(object) = file.as_object() {
+            let unknown: Vec<&String> =
+                object.keys().filter(|k| !APPLIED_KEYS.contains(&k.as_str()) && !ACCEPTED_KEYS.contains(&k.as_str())).collect();
+            if !unknown.is_empty() {
+                bail!(
+                    "the following directives don't match any configuration option: {}",
+                    unknown.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+                );
+            }
+            for key in object.keys().filter(|k| ACCEPTED_KEYS.contains(&k.as_str())) {
+                warnings.push(format!("daemon.json key {key:?} is accepted but not applied by this version of berthd"));
+            }
+        }
+        let string = |key: &str| file.get(key).and_then(Value::as_str).map(str::to_owned);
+        let file_hosts: Vec<String> = file
+            .get("hosts")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|h| h.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        if !flags.hosts.is_empty() && !file_hosts.is_empty() {
+            // dockerd refuses this ambiguity too.
+            bail!("the following directives are specified both as a flag and in the configuration file: hosts");
+        }
+        let hosts = if flags.hosts.is_empty() { file_hosts } else { flags.hosts.clone() };
+        let socket = match hosts.as_slice() {
+            [] => PathBuf::from("/run/berth/berth.sock"),
+            [one] => parse_host(one)?,
+            _ => bail!("berthd listens on one socket; got {} hosts", hosts.len()),
+        };
+        let debug = flags.debug || file.get("debug").and_then(Value::as_bool).unwrap_or(false);
+        let log_level = match (&flags.log_level, string("log-level"), debug) {
+            (Some(level), _, _) => level.clone(),
+            (None, _, true) => "debug".to_owned(),
+            (None, Some(level), false) => level,
+            (None, None, false) => "info".to_owned(),
+        };
+        if !["debug", "info", "warn", "error", "fatal"].contains(&log_level.as_str()) {
+            bail!("unable to parse logging level: {log_level}");
+        }
+        if let Some(driver) = string("log-driver") {
+            if driver != "json-file" {
+                bail!("log-driver {driver:?} is not supported; berthd writes json-file logs");
+            }
+        }
+        let mut log_max_size = file.pointer("/log-opts/max-size").and_then(Value::as_str).map(str::to_owned);
+        let mut log_max_file = file.pointer("/log-opts/max-file").and_then(Value::as_str).map(str::to_owned);
+        for opt in &flags.log_opts {
+            match opt.split_once('=') {
+                Some(("max-size", v)) => log_max_size = Some(v.to_owned()),
+                Some(("max-file", v)) => log_max_file = Some(v.to_owned()),
+                _ => bail!("unknown log opt {opt:?} (berthd supports max-size and max-file)"),
+            }
+        }
+        let config = Config {
+            socket,
+            data_root: flags.data_root.clone().or_else(|| string("data-root").map(PathBuf::from)).unwrap_or_else(|| "/var/lib/berth".into()),
+            exec_root: flags.exec_root.clone().or_else(|| string("exec-root").map(PathBuf::from)).unwrap_or_else(|| "/run/berth".into()),
+            pidfile: flags.pidfile.clone().or_else(|| string("pidfile").map(PathBuf::from)).unwrap_or_else(|| "/run/berth/berthd.pid".into()),
+            log_level,
+            log_max_size,
+            log_max_file,
+        };
+        Ok((config, warnings))
+    }
+}
+
+/// Accepts `unix:///path` (or a bare path). TCP is refused: berthd never listens on the
+/// network without TLS, and TLS is not implemented.
+fn parse_host(host: &str) -> anyhow::Result<PathBuf> {
+    if let Some(path) = host.strip_prefix("unix://") {
+        if path.is_empty() {
+            return Ok(PathBuf::from("/run/berth/berth.sock"));
+        }
+        return Ok(PathBuf::from(path));
+    }
+    if host.starts_with("tcp://") || host.starts_with("fd://") || host.starts_with("ssh://") {
+        bail!("refusing to listen on {host}: berthd only serves the API on a unix socket (no TCP listener without TLS)");
+    }
+    if host.starts_with('/') {
+        return Ok(PathBuf::from(host));
+    }
+    bail!("invalid host {host:?}: expected unix:///path/to/socket")
+}
+
+fn read_file(path: &Path) -> anyhow::Result<Value> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let value: Value = serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+            if !value.is_object() {
+                bail!("{}: the configuration must be a JSON object", path.display());
+            }
+            Ok(value)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Value::Object(Default::default())),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(args: &[&str]) -> Flags {
+        Flags::parse_from(std::iter::once("berthd").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn flags_win_over_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("daemon.json");
+        std::fs::write(&file, r#"{"data-root": "/from/file", "log-level": "warn", "log-opts": {"max-size": "1m"}}"#).unwrap();
+        let f = file.to_str().unwrap();
+        let (config, _) = Config::load(&flags(&["--config-file", f, "--data-root", "/from/flag"])).unwrap();
+        assert_eq!(config.data_root, PathBuf::from("/from/flag"));
+        assert_eq!(config.log_level, "warn");
+        assert_eq!(config.log_max_size.as_deref(), Some("1m"));
+        assert_eq!(config.socket, PathBuf::from("/run/berth/berth.sock"));
+    }
+
+    #[test]
+    fn refuses_tcp_unknown_keys_and_bad_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("daemon.json");
+        let f = file.to_str().unwrap().to_owned();
+        std::fs::write(&file, "{}").unwrap();
+        assert!(Config::load(&flags(&["--config-file", &f, "-H", "tcp://0.0.0.0:2375"])).unwrap_err().to_string().contains("no TCP"));
+        let (config, _) = Config::load(&flags(&["--config-file", &f, "-H", "unix:///tmp/x.sock"])).unwrap();
+        assert_eq!(config.socket, PathBuf::from("/tmp/x.sock"));
+        std::fs::write(&file, r#"{"no-such-key": 1}"#).unwrap();
+        assert!(Config::load(&flags(&["--config-file", &f])).unwrap_err().to_string().contains("no-such-key"));
+        std::fs::write(&file, "{").unwrap();
+        assert!(Config::load(&flags(&["--config-file", &f])).is_err());
+    }
+}

@@ -1,0 +1,217 @@
+//! Domain types for containers: what a user asked for ([`ContainerSpec`]), and the persisted
+//! record ([`Container`]) with its [`State`].
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A validated create request: the container's own configuration, before merging with the image.
+///
+/// `None` means "not given" (the image's value applies); `Some(vec![])` for `entrypoint` resets
+/// the image's entrypoint, as `--entrypoint ""` does in Docker.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ContainerSpec {
+    pub name: Option<String>,
+    pub image: String,
+    pub cmd: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    pub env: Vec<String>,
+    pub working_dir: Option<String>,
+    pub user: Option<String>,
+    pub hostname: Option<String>,
+    pub domainname: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub tty: bool,
+    pub open_stdin: bool,
+    pub stdin_once: bool,
+    pub attach_stdin: bool,
+    pub attach_stdout: bool,
+    pub attach_stderr: bool,
+    pub stop_signal: Option<String>,
+    pub stop_timeout: Option<i64>,
+    pub host: HostSpec,
+}
+
+/// The host-dependent part of a create request (Docker's HostConfig).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct HostSpec {
+    /// Bytes; 0 = unlimited.
+    pub memory: i64,
+    /// Memory + swap in bytes; 0 = unset, -1 = unlimited swap.
+    pub memory_swap: i64,
+    pub memory_reservation: i64,
+    /// CPU quota in units of 1e-9 CPUs (`--cpus 1.5` = 1_500_000_000).
+    pub nano_cpus: i64,
+    pub cpu_shares: i64,
+    pub cpu_period: i64,
+    pub cpu_quota: i64,
+    pub cpuset_cpus: String,
+    pub cpuset_mems: String,
+    /// 0 or negative = unlimited.
+    pub pids_limit: i64,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub privileged: bool,
+    pub security_opt: Vec<String>,
+    pub seccomp: SeccompMode,
+    pub no_new_privileges: bool,
+    pub network_mode: NetworkMode,
+    pub readonly_rootfs: bool,
+    pub auto_remove: bool,
+    pub restart_policy: RestartPolicy,
+    pub ulimits: Vec<Ulimit>,
+    pub log_max_size: Option<u64>,
+    pub log_max_file: Option<u32>,
+    pub oom_kill_disable: bool,
+    pub shm_size: i64,
+}
+
+/// Which seccomp filter the container gets.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub enum SeccompMode {
+    /// Docker's default profile.
+    #[default]
+    Default,
+    /// No filter (`--security-opt seccomp=unconfined`).
+    Unconfined,
+    /// A profile in Docker's JSON format (`--security-opt seccomp=profile.json`, inlined by the client).
+    Custom(String),
+}
+
+/// The container's network namespace.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NetworkMode {
+    /// Docker's default bridge. Until bridge networking lands this is a private namespace with
+    /// only loopback, like `none`, but it reports itself as `bridge`.
+    #[default]
+    Bridge,
+    None,
+    Host,
+}
+
+impl NetworkMode {
+    /// The name Docker reports in HostConfig.NetworkMode.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            NetworkMode::Bridge => "bridge",
+            NetworkMode::None => "none",
+            NetworkMode::Host => "host",
+        }
+    }
+}
+
+/// Restart policy as given (`--restart`); enforced by a later issue, kept and reported now.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestartPolicy {
+    /// "", "no", "always", "unless-stopped" or "on-failure".
+    pub name: String,
+    pub maximum_retry_count: i64,
+}
+
+/// One `--ulimit name=soft:hard`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ulimit {
+    pub name: String,
+    pub soft: i64,
+    pub hard: i64,
+}
+
+/// A container's lifecycle status, as Docker names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+}
+
+impl Status {
+    /// Docker's lowercase name (`State.Status`, the `status` filter).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Restarting => "restarting",
+            Status::Removing => "removing",
+            Status::Exited => "exited",
+            Status::Dead => "dead",
+        }
+    }
+
+    /// Running or paused: the container's processes exist.
+    pub fn is_alive(&self) -> bool {
+        matches!(self, Status::Running | Status::Paused | Status::Restarting)
+    }
+}
+
+/// The runtime state of a container (Docker's `State`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct State {
+    pub status: Status,
+    /// The container's init process, as seen from the host; 0 when not running.
+    pub pid: i32,
+    pub exit_code: i64,
+    pub error: String,
+    pub oom_killed: bool,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// The berth-shim supervising the container; 0 when not running.
+    pub shim_pid: i32,
+    pub restart_count: i64,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            status: Status::Created,
+            pid: 0,
+            exit_code: 0,
+            error: String::new(),
+            oom_killed: false,
+            started_at: None,
+            finished_at: None,
+            shim_pid: 0,
+            restart_count: 0,
+        }
+    }
+}
+
+/// The persisted container record: what was asked, what it resolved to, and its state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Container {
+    pub id: String,
+    /// Without Docker's leading slash.
+    pub name: String,
+    pub created: DateTime<Utc>,
+    pub spec: ContainerSpec,
+    /// The image's ID (`sha256:…`) at create time.
+    pub image_id: String,
+    /// The command that runs: entrypoint + cmd after merging with the image.
+    pub path: String,
+    pub args: Vec<String>,
+    /// Merged configuration, as Docker reports in `Config`.
+    pub env: Vec<String>,
+    pub cmd: Vec<String>,
+    pub entrypoint: Vec<String>,
+    pub working_dir: String,
+    pub user: String,
+    pub hostname: String,
+    pub labels: BTreeMap<String, String>,
+    pub exposed_ports: Vec<String>,
+    pub volumes: Vec<String>,
+    pub stop_signal: String,
+    pub state: State,
+}
+
+impl Container {
+    /// The first 12 characters of the ID, as Docker shows it.
+    pub fn short_id(&self) -> &str {
+        &self.id[..12.min(self.id.len())]
+    }
+}

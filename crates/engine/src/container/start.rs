@@ -1,0 +1,243 @@
+//! `start`: mount the writable layer, write the bundle and the container's /etc files,
+//! launch `berth-shim`, and watch it.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use crate::container::model::{Container, NetworkMode, Status};
+use crate::engine::{Engine, Handle};
+use crate::error::{Error, Result};
+use crate::shim::{self, ShimLaunch, Started};
+use crate::spec::{self, EtcFiles};
+use crate::user;
+
+/// Berth rotates json-file logs by default (Docker's default is unbounded).
+pub const DEFAULT_LOG_MAX_SIZE: u64 = 20 * 1024 * 1024;
+pub const DEFAULT_LOG_MAX_FILE: u32 = 5;
+
+impl Engine {
+    /// Starts a created or exited container. Starting a running one is `NotModified`.
+    pub async fn start(self: &Arc<Self>, reference: &str) -> Result<()> {
+        let handle = self.lookup(reference)?;
+        let _op = handle.op.lock().await;
+        let container = handle.snapshot();
+        match container.state.status {
+            Status::Running | Status::Restarting => {
+                return Err(Error::NotModified { message: "container already started".into() })
+            }
+            Status::Paused => {
+                return Err(Error::conflict("cannot start a paused container, try unpause instead"))
+            }
+            Status::Removing | Status::Dead => {
+                return Err(Error::conflict(format!(
+                    "container {} is marked for removal and cannot be started",
+                    container.id
+                )))
+            }
+            Status::Created | Status::Exited => {}
+        }
+        self.start_locked(&handle).await
+    }
+
+    /// Starts the container; the caller holds `handle.op`.
+    pub(crate) async fn start_locked(self: &Arc<Self>, handle: &Arc<Handle>) -> Result<()> {
+        let container = handle.snapshot();
+        let engine = self.clone();
+        let prepared = container.clone();
+        let launched = tokio::task::spawn_blocking(move || engine.launch(&prepared))
+            .await
+            .map_err(|e| Error::internal(format!("start task: {e}")))?;
+        match launched {
+            Ok(started) => {
+                let record = handle.update(|c| {
+                    c.state.status = Status::Running;
+                    c.state.pid = started.pid;
+                    c.state.shim_pid = started.shim_pid;
+                    c.state.started_at = Some(Utc::now());
+                    c.state.finished_at = None;
+                    c.state.exit_code = 0;
+                    c.state.error.clear();
+                    c.state.oom_killed = false;
+                });
+                self.persist(&record)?;
+                self.watch_shim(handle.clone(), started.shim_pid);
+                handle.starts.send_modify(|n| *n += 1);
+                Ok(())
+            }
+            Err(e) => {
+                let exit_code = match &e {
+                    Error::StartFailed { exit_code, .. } => *exit_code,
+                    _ => 128,
+                };
+                let message = e.to_string();
+                // Like Docker, a container that failed to start keeps its status (created or
+                // exited) and records the exit code and error.
+                let record = handle.update(|c| {
+                    c.state.exit_code = exit_code;
+                    c.state.error = message.clone();
+                    c.state.pid = 0;
+                    c.state.shim_pid = 0;
+                });
+                self.persist(&record)?;
+                if record.spec.host.auto_remove {
+                    // Docker removes an auto-remove container whose start failed.
+                    let engine = self.clone();
+                    let id = record.id.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = engine.remove(&id, true, true).await {
+                            tracing::error!(container = %id, error = %e, "auto-removing container after failed start");
+                        }
+                    });
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Everything between "start requested" and "process running". Blocking. On failure the
+    /// rootfs is unmounted again and the bundle removed.
+    fn launch(&self, container: &Container) -> Result<Started> {
+        let id = &container.id;
+        let run_dir = self.run_dir(id);
+        let rootfs = self.rootfs_dir(id);
+        // A previous run's exit record must not be mistaken for this run's.
+        for stale in ["exit.json", "state.json", "shim.sock"] {
+            let _ = std::fs::remove_file(run_dir.join(stale));
+        }
+        std::fs::create_dir_all(&run_dir).map_err(|e| Error::io("create", &run_dir, e))?;
+        if !is_mountpoint(&rootfs) {
+            self.images.mount_snapshot(id, &rootfs)?;
+        }
+        let result = self.launch_mounted(container, &rootfs);
+        if result.is_err() {
+            let _ = berth_image::ImageStore::unmount(&rootfs);
+        }
+        result
+    }
+
+    fn launch_mounted(&self, container: &Container, rootfs: &Path) -> Result<Started> {
+        let id = &container.id;
+        let dir = self.container_dir(id);
+        let etc = write_etc_files(&dir, container)?;
+        let user = user::resolve(rootfs, &container.user)?;
+        let files = EtcFiles { hostname: &etc[0], hosts: &etc[1], resolv_conf: &etc[2] };
+        let oci = spec::build(container, rootfs, &user, &files)?;
+        let bundle = self.run_dir(id);
+        let config_path = bundle.join("config.json");
+        let json = serde_json::to_vec(&oci).map_err(|e| Error::internal(format!("encode OCI spec: {e}")))?;
+        std::fs::write(&config_path, json).map_err(|e| Error::io("write", &config_path, e))?;
+        let host = &container.spec.host;
+        let started = shim::launch(&ShimLaunch {
+            shim_binary: &self.config.shim_binary,
+            id,
+            bundle: &bundle,
+            state_dir: &bundle,
+            log_path: &self.log_path(id),
+            log_max_size: host.log_max_size.unwrap_or(self.config.log_max_size),
+            log_max_file: host.log_max_file.unwrap_or(self.config.log_max_file),
+            stdin: container.spec.open_stdin,
+            tty: container.spec.tty,
+        });
+        started.map_err(|e| match e {
+            Error::StartFailed { message, exit_code } => {
+                Error::StartFailed { message: docker_start_message(&container.path, &message, exit_code), exit_code }
+            }
+            other => other,
+        })
+    }
+}
+
+/// The docker CLI picks `run`'s exit code from the wording of the start error ("executable
+/// file not found" → 127, "permission denied" → 126); keep Docker's phrasing.
+fn docker_start_message(path: &str, detail: &str, exit_code: i64) -> String {
+    match exit_code {
+        127 => format!(
+            "failed to create task for container: failed to create shim task: OCI runtime create failed: exec: \"{path}\": executable file not found in $PATH: unknown"
+        ),
+        126 => format!(
+            "failed to create task for container: failed to create shim task: OCI runtime create failed: exec: \"{path}\": permission denied: unknown"
+        ),
+        _ => format!("failed to create task for container: {detail}"),
+    }
+}
+
+/// Writes `hostname`, `hosts` and `resolv.conf` into the container's directory; they are
+/// bind-mounted over the image's files, as Docker does.
+fn write_etc_files(dir: &Path, container: &Container) -> Result<[std::path::PathBuf; 3]> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+    let host_mode = container.spec.host.network_mode == NetworkMode::Host;
+    let hostname = if host_mode {
+        nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default()
+    } else {
+        container.hostname.clone()
+    };
+    let hosts = if host_mode {
+        std::fs::read_to_string("/etc/hosts").unwrap_or_default()
+    } else {
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n".to_owned()
+    };
+    let resolv = resolv_conf(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(), host_mode);
+    let paths = [dir.join("hostname"), dir.join("hosts"), dir.join("resolv.conf")];
+    for (path, content) in paths.iter().zip([format!("{hostname}\n"), hosts, resolv]) {
+        std::fs::write(path, content).map_err(|e| Error::io("write", path, e))?;
+    }
+    Ok(paths)
+}
+
+/// The host's resolv.conf as the container sees it: outside the host's network namespace,
+/// loopback resolvers are unreachable, so they are dropped (Docker falls back to Google's
+/// public resolvers when nothing is left).
+fn resolv_conf(host: &str, host_network: bool) -> String {
+    if host_network {
+        return host.to_owned();
+    }
+    let mut out = String::new();
+    let mut nameservers = 0;
+    for line in host.lines() {
+        let mut fields = line.split_whitespace();
+        if fields.next() == Some("nameserver") {
+            let address = fields.next().unwrap_or("");
+            if address.starts_with("127.") || address == "::1" {
+                continue;
+            }
+            nameservers += 1;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    if nameservers == 0 {
+        out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+    }
+    out
+}
+
+/// Whether `path` is a mount point (its device differs from its parent's, or it is listed).
+pub(crate) fn is_mountpoint(path: &Path) -> bool {
+    let Ok(mountinfo) = std::fs::read_to_string("/proc/self/mountinfo") else { return false };
+    let wanted = path.to_string_lossy();
+    mountinfo.lines().any(|line| line.split(' ').nth(4) == Some(wanted.as_ref()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_resolvers_are_replaced() {
+        let host = "search example.com\nnameserver 127.0.0.53\noptions edns0\n";
+        let got = resolv_conf(host, false);
+        assert!(got.contains("search example.com"));
+        assert!(!got.contains("127.0.0.53"));
+        assert!(got.contains("nameserver 8.8.8.8"));
+        assert_eq!(resolv_conf(host, true), host);
+        assert!(!resolv_conf("nameserver 10.0.0.2\n", false).contains("8.8.8.8"));
+    }
+
+    #[test]
+    fn start_errors_keep_dockers_wording() {
+        assert!(docker_start_message("nope", "x", 127).contains("executable file not found in $PATH"));
+        assert!(docker_start_message("/etc", "x", 126).contains("permission denied"));
+    }
+}
