@@ -160,9 +160,11 @@ pub fn render_server(i: &Value) -> String {
     line(format!(" Docker Root Dir: {}", s(i, "/DockerRootDir")));
     line(format!(" Debug Mode: {}", s(i, "/Debug")));
     let labels = list(i, "/Labels");
-    line(" Labels:".into());
-    for l in labels {
-        line(format!("  {l}"));
+    if !labels.is_empty() {
+        line(" Labels:".into());
+        for l in labels {
+            line(format!("  {l}"));
+        }
     }
     line(format!(" Experimental: {}", s(i, "/ExperimentalBuild")));
     let insecure = list(i, "/RegistryConfig/InsecureRegistryCIDRs");
