@@ -123,6 +123,23 @@ pub fn all_capabilities() -> Vec<Capability> {
         .collect()
 }
 
+/// The capabilities a container started by this process can actually hold: [`all_capabilities`]
+/// restricted to this process's bounding set. Use this for `--privileged`.
+///
+/// Why: a capability missing from the bounding set can never be regained, and `capset` fails
+/// with `EPERM` when asked for it. These machines run without `CAP_SYS_RESOURCE` in the bounding
+/// set, so asking for "all" would make every privileged container fail to start. Falls back to
+/// [`all_capabilities`] if the bounding set cannot be read.
+pub fn available_capabilities() -> Vec<Capability> {
+    let Ok(bounding) = caps::read(None, caps::CapSet::Bounding) else {
+        return all_capabilities();
+    };
+    all_capabilities()
+        .into_iter()
+        .filter(|c| bounding.iter().any(|b| b.index() == capability_number(*c)))
+        .collect()
+}
+
 fn mount(destination: &str, typ: &str, source: &str, options: &[&str]) -> Mount {
     let mut m = Mount::default();
     m.set_destination(PathBuf::from(destination));
@@ -307,6 +324,7 @@ pub fn privileged_device_cgroup_rules() -> Vec<LinuxDeviceCgroup> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -341,6 +359,17 @@ mod tests {
         let all = all_capabilities();
         assert_eq!(all.len(), last + 1);
         assert!(all.contains(&Capability::SysAdmin));
+    }
+
+    #[test]
+    fn available_capabilities_are_in_the_bounding_set() {
+        let bounding = caps::read(None, caps::CapSet::Bounding).unwrap();
+        let available = available_capabilities();
+        assert_eq!(available.len(), bounding.len());
+        for c in &available {
+            let n = capability_number(*c);
+            assert!(bounding.iter().any(|b| b.index() == n), "{c:?}");
+        }
     }
 
     #[test]

@@ -515,3 +515,26 @@ fn default_profile_blocks_and_allows_in_a_real_process() {
         }
     }
 }
+
+#[test]
+fn ordinary_programs_run_under_the_default_profile() {
+    use std::os::unix::process::CommandExt as _;
+    if !nix::unistd::Uid::effective().is_root() {
+        assert!(!in_ci(), "seccomp kernel test needs root under CI=true");
+        return;
+    }
+    let prog = compile(&default_seccomp_profile(&default_capabilities())).unwrap();
+    // Pipes, fork/exec, threads (glibc's pthread_create tries clone3, gets ENOSYS, falls back to
+    // clone), and a blocked syscall seen from a shell.
+    let script = "grep -q '^Seccomp:.2$' /proc/self/status \
+        && seq 200000 | sort -n -r --parallel=2 -S 1M | head -1 | grep -qx 200000 \
+        && ls / >/dev/null && ! unshare -U true 2>/dev/null";
+    let mut cmd = std::process::Command::new("sh");
+    cmd.args(["-c", script]);
+    // SAFETY: `apply` is async-signal-safe (no allocation, one syscall).
+    unsafe {
+        cmd.pre_exec(move || apply(&prog).map_err(|_| std::io::Error::last_os_error()));
+    }
+    let status = cmd.status().unwrap();
+    assert!(status.success(), "{status:?}");
+}
