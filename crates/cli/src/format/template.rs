@@ -161,9 +161,120 @@ fn truncate_fn(args: &[Value]) -> Result<Value, FuncError> {
     Ok(Value::String(s.chars().take(n).collect()))
 }
 
+/// Go's `%v` rendering of a value, which is what a Go template prints for `{{.X}}`:
+/// `[a b]` for slices, `map[k:v]` for maps, `<nil>` for null.
+pub fn go_format(v: &Value) -> String {
+    match v {
+        Value::NoValue => "<no value>".to_string(),
+        Value::Nil => "<nil>".to_string(),
+        Value::String(s) => s.clone(),
+        Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(go_format).collect::<Vec<_>>().join(" ")
+        ),
+        Value::Object(o) | Value::Map(o) => {
+            let mut keys: Vec<&String> = o.keys().collect();
+            keys.sort();
+            let items: Vec<String> = keys
+                .into_iter()
+                .map(|k| format!("{k}:{}", o.get(k).map(go_format).unwrap_or_default()))
+                .collect();
+            format!("map[{}]", items.join(" "))
+        }
+        other => other.to_string(),
+    }
+}
+
+fn go_format_fn(args: &[Value]) -> Result<Value, FuncError> {
+    let v = args
+        .first()
+        .ok_or_else(|| FuncError::ExactlyXArgs(PRINT_FN.into(), 1))?;
+    Ok(Value::String(go_format(v)))
+}
+
+/// Name of the internal function that prints action results the way Go does.
+const PRINT_FN: &str = "__berth_print";
+
+/// Keywords of actions that print nothing themselves.
+const CONTROL_WORDS: &[&str] = &[
+    "if", "else", "end", "range", "with", "define", "template", "block", "break", "continue",
+];
+
+/// Wraps every printing action `{{PIPELINE}}` as `{{__berth_print (PIPELINE)}}` so values print
+/// as Go's `%v` instead of gtmpl's debug form. Control actions, comments and variable
+/// declarations are left alone.
+pub fn wrap_print_actions(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 32);
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        // Find the closing "}}" outside string literals.
+        let bytes = after.as_bytes();
+        let mut i = 0;
+        let mut quote: Option<u8> = None;
+        let mut end = None;
+        while i < bytes.len() {
+            let c = bytes[i];
+            match quote {
+                Some(q) => {
+                    if c == b'\\' && q == b'"' {
+                        i += 1;
+                    } else if c == q {
+                        quote = None;
+                    }
+                }
+                None => {
+                    if c == b'"' || c == b'`' || c == b'\'' {
+                        quote = Some(c);
+                    } else if c == b'}' && bytes.get(i + 1) == Some(&b'}') {
+                        end = Some(i);
+                        break;
+                    }
+                }
+            }
+            i += 1;
+        }
+        let Some(end) = end else {
+            // Unterminated: leave it for the parser to report.
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let inner = &after[..end];
+        let (ltrim, body) = match inner.strip_prefix("- ") {
+            Some(b) => ("- ", b),
+            None => ("", inner),
+        };
+        let (body, rtrim) = match body.strip_suffix(" -") {
+            Some(b) => (b, " -"),
+            None => (body, ""),
+        };
+        let trimmed = body.trim();
+        let first = trimmed
+            .split(|c: char| c.is_whitespace() || c == '(')
+            .next()
+            .unwrap_or("");
+        let leave = trimmed.is_empty()
+            || trimmed.starts_with("/*")
+            || CONTROL_WORDS.contains(&first)
+            || (trimmed.starts_with('$') && (trimmed.contains(":=") || trimmed.contains(" = ")));
+        if leave {
+            out.push_str("{{");
+            out.push_str(inner);
+            out.push_str("}}");
+        } else {
+            out.push_str(&format!("{{{{{ltrim}{PRINT_FN} ({trimmed}){rtrim}}}}}"));
+        }
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Parses a template with docker's extra functions.
 pub fn parse(text: &str) -> Result<Template> {
     let mut t = Template::default();
+    t.add_func(PRINT_FN, go_format_fn as gtmpl::Func);
     t.add_funcs(&[
         ("json", json_fn as gtmpl::Func),
         ("join", join_fn as gtmpl::Func),
@@ -174,7 +285,7 @@ pub fn parse(text: &str) -> Result<Template> {
         ("pad", pad_fn as gtmpl::Func),
         ("truncate", truncate_fn as gtmpl::Func),
     ]);
-    t.parse(text)
+    t.parse(wrap_print_actions(text))
         .map_err(|e| anyhow!("template parsing error: {e}"))?;
     Ok(t)
 }
@@ -267,7 +378,21 @@ mod tests {
             "[a][b]"
         );
         assert_eq!(r("{{if .State.Running}}up{{end}}", c.clone()), "up");
-        assert_eq!(r("{{.Missing}}", c), "<no value>");
+        assert_eq!(r("{{.Missing}}", c.clone()), "<no value>");
+        assert_eq!(
+            r("{{.Config.Cmd}} {{.Config.Env}}", c.clone()),
+            "[sh] [A=1 B=2]"
+        );
+        assert_eq!(r("{{.Config.Labels}}", c.clone()), "map[com.x:y k:v]");
+        assert_eq!(r("{{- .Id -}} x", c.clone()), "abc123x");
+        assert_eq!(r("{{with .State}}{{.Pid}}{{end}}", c.clone()), "4242");
+        assert_eq!(r("{{$p := .State.Pid}}{{$p}}", c.clone()), "4242");
+        assert_eq!(
+            r("{{/* c */}}{{.State.Pid | printf \"%d\"}}", c.clone()),
+            "4242"
+        );
+        assert_eq!(r("{{.Nothing}}", json!({"Nothing": null})), "<nil>");
+        assert_eq!(r(r#"{{index .Config.Labels "}}"}}"#, c), "<no value>");
     }
 
     #[test]
