@@ -1,0 +1,224 @@
+//! `docker rmi`: untag and delete images, then layers nothing uses any more.
+
+use std::fs;
+use std::path::PathBuf;
+
+use rusqlite::{params, Connection};
+
+use crate::content;
+use crate::db;
+use crate::error::{Error, Result};
+use crate::reference;
+use crate::store::{resolve_id, ImageStore, RemovedItem};
+
+impl ImageStore {
+    /// Remove an image or a reference, with Docker's `rmi` semantics:
+    ///
+    /// - by reference (tag or digest): the reference is removed (`Untagged`); if it was the last
+    ///   one, the image is deleted (`Deleted` image id, then each freed layer's chain id) unless
+    ///   it is in use. A single-reference image in use is a [`Error::Conflict`] unless `force`;
+    ///   with `force` the reference is removed and the image stays (dangling).
+    /// - by id (full, bare hex or prefix): an image with several tags is a conflict unless `force`;
+    ///   an image in use is a conflict unless `force`, and with `force` it is only untagged.
+    ///   Otherwise all its references are removed and the image deleted.
+    ///
+    /// `in_use(image_id)` tells whether a container uses the image; it is called without the
+    /// store's lock held. Layers are deleted when no image, snapshot or upper layer uses them.
+    pub fn remove(
+        &self,
+        name: &str,
+        force: bool,
+        in_use: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<RemovedItem>> {
+        let resolved = {
+            let conn = self.lock();
+            resolve_id(&conn, name)?
+        };
+        let id = resolved.id.clone();
+        let used = in_use(&id);
+        let short = short_id(&id);
+
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(Error::db("begin"))?;
+        if !db::image_exists(&tx, &id)? {
+            return Err(Error::NotFound {
+                name: name.to_string(),
+            });
+        }
+        let tags = db::tags_of(&tx, &id)?;
+        let digests = db::digests_of(&tx, &id)?;
+        let mut refs: Vec<String> = tags.iter().chain(digests.iter()).cloned().collect();
+        let mut items = Vec::new();
+
+        if let Some(r) = &resolved.reference {
+            if !force && refs.len() == 1 && used {
+                return Err(Error::Conflict {
+                    message: format!(
+                        "unable to remove repository reference {name:?} (must force) - a container is using its referenced image {short}"
+                    ),
+                });
+            }
+            untag(&tx, r)?;
+            items.push(RemovedItem::Untagged(reference::familiar_str(r)));
+            refs.retain(|x| x != r);
+            if !refs.is_empty() || used {
+                tx.commit().map_err(Error::db("commit untag"))?;
+                return Ok(items);
+            }
+        } else {
+            if used && !force {
+                return Err(Error::Conflict {
+                    message: format!(
+                        "unable to delete {short} (must be forced) - image is being used by a container"
+                    ),
+                });
+            }
+            if !force && !is_single_reference(&tags, &digests) && !refs.is_empty() {
+                return Err(Error::Conflict {
+                    message: format!(
+                        "unable to delete {short} (must be forced) - image is referenced in multiple repositories"
+                    ),
+                });
+            }
+            for r in &refs {
+                untag(&tx, r)?;
+                items.push(RemovedItem::Untagged(reference::familiar_str(r)));
+            }
+            if used {
+                // force on an image in use: untag only, like Docker for a running container
+                tx.commit().map_err(Error::db("commit untag"))?;
+                return Ok(items);
+            }
+        }
+
+        let (deleted, dirs, blobs) = self.delete_image(&tx, &id)?;
+        items.extend(deleted);
+        tx.commit().map_err(Error::db("commit delete"))?;
+        self.discard(dirs, blobs);
+        drop(conn);
+        Ok(items)
+    }
+
+    /// Delete the image rows and the layers only it used. Returns the items, the layer dirs and
+    /// blobs to remove after commit.
+    fn delete_image(
+        &self,
+        tx: &Connection,
+        id: &str,
+    ) -> Result<(Vec<RemovedItem>, Vec<PathBuf>, Vec<String>)> {
+        let chains = db::image_chains(tx, id)?;
+        tx.execute("DELETE FROM image_layers WHERE image_id = ?1", [id])
+            .map_err(Error::db("delete image layers"))?;
+        tx.execute("DELETE FROM tags WHERE image_id = ?1", [id])
+            .map_err(Error::db("delete tags"))?;
+        tx.execute("DELETE FROM digests WHERE image_id = ?1", [id])
+            .map_err(Error::db("delete digests"))?;
+        tx.execute("DELETE FROM images WHERE id = ?1", [id])
+            .map_err(Error::db("delete image"))?;
+        let mut items = vec![RemovedItem::Deleted(id.to_string())];
+        let mut blobs = vec![id.to_string()];
+        let (layer_items, dirs, layer_blobs) = self.gc_layers(tx, chains.iter().rev())?;
+        items.extend(layer_items);
+        blobs.extend(layer_blobs);
+        Ok((items, dirs, blobs))
+    }
+
+    /// Delete the rows of the given layers (top-most first) that nothing uses any more.
+    pub(crate) fn gc_layers<'a>(
+        &self,
+        tx: &Connection,
+        chains: impl Iterator<Item = &'a String>,
+    ) -> Result<(Vec<RemovedItem>, Vec<PathBuf>, Vec<String>)> {
+        let mut items = Vec::new();
+        let mut dirs = Vec::new();
+        let mut blobs = Vec::new();
+        for chain in chains {
+            if db::layer_in_use(tx, chain)? {
+                continue;
+            }
+            let blob: Option<String> = tx
+                .query_row(
+                    "SELECT blob FROM layers WHERE chain_id = ?1",
+                    params![chain],
+                    |r| r.get(0),
+                )
+                .map_err(Error::db("read layer"))?;
+            tx.execute("DELETE FROM layers WHERE chain_id = ?1", [chain])
+                .map_err(Error::db("delete layer"))?;
+            items.push(RemovedItem::Deleted(chain.clone()));
+            dirs.push(self.layer_dir(chain)?);
+            if let Some(b) = blob {
+                let shared: bool = tx
+                    .query_row(
+                        "SELECT EXISTS(SELECT 1 FROM layers WHERE blob = ?1) OR EXISTS(SELECT 1 FROM images WHERE id = ?1)",
+                        [&b],
+                        |r| r.get(0),
+                    )
+                    .map_err(Error::db("query blob use"))?;
+                if !shared {
+                    blobs.push(b);
+                }
+            }
+        }
+        Ok((items, dirs, blobs))
+    }
+
+    /// Remove deleted layers' dirs and blobs (called after commit, with the lock still held so a
+    /// concurrent import cannot re-register a layer whose dir is being removed). Dirs are first
+    /// renamed into `tmp/` (atomic), then deleted. Failures are logged: the rows are gone and
+    /// leftovers are cleaned at the next open.
+    pub(crate) fn discard(&self, dirs: Vec<PathBuf>, blobs: Vec<String>) {
+        for d in dirs {
+            let Ok(name) = content::random_hex(8) else {
+                continue;
+            };
+            let trash = self.root.join("tmp").join(format!("deleted-{name}"));
+            let target = match fs::rename(&d, &trash) {
+                Ok(()) => trash,
+                Err(_) => d,
+            };
+            if let Err(e) = fs::remove_dir_all(&target) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::error!(path = %target.display(), error = %e, "removing deleted layer dir");
+                }
+            }
+        }
+        for b in blobs {
+            if let Err(e) = self.content.delete(&b) {
+                tracing::error!(blob = %b, error = %e, "removing deleted blob");
+            }
+        }
+    }
+}
+
+fn untag(tx: &Connection, canonical: &str) -> Result<()> {
+    tx.execute("DELETE FROM tags WHERE reference = ?1", [canonical])
+        .map_err(Error::db("delete tag"))?;
+    tx.execute("DELETE FROM digests WHERE reference = ?1", [canonical])
+        .map_err(Error::db("delete digest"))?;
+    Ok(())
+}
+
+/// Docker's rule: at most one tag, and every reference within one repository.
+fn is_single_reference(tags: &[String], digests: &[String]) -> bool {
+    if tags.len() > 1 {
+        return false;
+    }
+    let repo = |r: &String| {
+        oci_spec::distribution::Reference::try_from(r.as_str())
+            .map(|r| format!("{}/{}", r.registry(), r.repository()))
+            .unwrap_or_else(|_| r.clone())
+    };
+    let mut repos: Vec<String> = tags.iter().chain(digests.iter()).map(repo).collect();
+    repos.sort();
+    repos.dedup();
+    repos.len() <= 1
+}
+
+pub(crate) fn short_id(id: &str) -> String {
+    id.strip_prefix("sha256:")
+        .unwrap_or(id)
+        .chars()
+        .take(12)
+        .collect()
+}
