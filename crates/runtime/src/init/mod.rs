@@ -88,6 +88,25 @@ fn setup_and_exec(a: &InitArgs) -> Result<Never> {
     }
 
     let new_userns = b.new_namespace(LinuxNamespaceType::User);
+    if new_userns {
+        // Why: until now our ids were the host's, unmapped in the new namespace (files created
+        // with unmapped ids fail with EOVERFLOW); become the namespace's root like runc.
+        // SAFETY: plain credential syscalls.
+        unsafe {
+            if libc::setresgid(0, 0, 0) != 0 {
+                return Err(Error::sys(
+                    "setresgid 0 in user namespace",
+                    nix::errno::Errno::last(),
+                ));
+            }
+            if libc::setresuid(0, 0, 0) != 0 {
+                return Err(Error::sys(
+                    "setresuid 0 in user namespace",
+                    nix::errno::Errno::last(),
+                ));
+            }
+        }
+    }
     let cgroups = rootfs::discover_cgroups();
     let new_cgroupns = b.new_namespace(LinuxNamespaceType::Cgroup);
     if new_cgroupns {
