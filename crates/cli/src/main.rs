@@ -1,6 +1,8 @@
 //! `berth`: the docker-compatible CLI. It talks to the daemon only through the Engine API
 //! (bollard over the unix socket), so it works against `berthd` and a real `dockerd` alike.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 mod client;
 mod commands;
 mod error;
@@ -12,6 +14,12 @@ fn main() {
     let cli = match commands::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
+            use clap::error::ErrorKind;
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                // `berth` alone prints its help on stdout and succeeds, like `docker`.
+                print!("{}", e.render());
+                std::process::exit(0);
+            }
             let code = if e.use_stderr() { 125 } else { 0 };
             let _ = e.print();
             std::process::exit(code);

@@ -25,7 +25,7 @@ use system::{info::InfoArgs, version::VersionArgs};
     version,
     about = "A self-sufficient runtime for containers"
 )]
-#[command(disable_help_subcommand = true)]
+#[command(disable_help_subcommand = true, arg_required_else_help = true)]
 pub struct Cli {
     /// Daemon socket to connect to (default: $BERTH_HOST, $DOCKER_HOST, unix:///run/berth/berth.sock)
     #[arg(short = 'H', long = "host", global = true)]
@@ -57,7 +57,7 @@ pub enum Command {
     Ps(PsArgs),
     /// Fetch the logs of a container
     Logs(LogsArgs),
-    /// Return low-level information on Docker objects
+    /// Return low-level information on Berth objects
     Inspect(InspectArgs),
     /// Pause all processes within one or more containers
     Pause(PauseArgs),
@@ -79,7 +79,7 @@ pub enum Command {
     Pull(PullArgs),
     /// Display system-wide information
     Info(InfoArgs),
-    /// Show the Docker version information
+    /// Show the Berth version information
     Version(VersionArgs),
     /// Manage containers
     Container {
@@ -91,7 +91,7 @@ pub enum Command {
         #[command(subcommand)]
         command: ImageCommand,
     },
-    /// Manage Docker
+    /// Manage Berth
     System {
         #[command(subcommand)]
         command: SystemCommand,

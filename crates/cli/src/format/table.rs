@@ -30,6 +30,13 @@ fn header_value(spec: &ListSpec) -> serde_json::Value {
     serde_json::Value::Object(m)
 }
 
+/// Go's `json.Marshal` escapes `<`, `>` and `&`; they only occur inside JSON strings.
+pub fn escape_html(json: &str) -> String {
+    json.replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+}
+
 /// Renders `rows` as `format` asks and returns the text (each row ends with a newline).
 pub fn render_list(
     format: &ListFormat,
@@ -49,7 +56,13 @@ pub fn render_list(
         body.push('\n');
     }
     for row in rows {
-        body.push_str(&template::render(&tmpl, row)?);
+        let line = template::render(&tmpl, row)?;
+        if *format == ListFormat::Json {
+            // `--format json` is marshalled by docker with Go's HTML-escaping encoder.
+            body.push_str(&escape_html(&line));
+        } else {
+            body.push_str(&line);
+        }
         body.push('\n');
     }
     if !table {
@@ -107,6 +120,11 @@ mod tests {
         );
         let raw = ListFormat::parse(Some("{{.ID}}: {{.Names}}"));
         assert_eq!(render_list(&raw, &SPEC, &rows).unwrap(), "abc: x\n");
+        let dangling = vec![json!({"Tag": "<none>"})];
+        assert_eq!(
+            render_list(&ListFormat::Json, &SPEC, &dangling).unwrap(),
+            "{\"Tag\":\"\\u003cnone\\u003e\"}\n"
+        );
         let j = ListFormat::parse(Some("json"));
         assert_eq!(
             render_list(&j, &SPEC, &rows).unwrap(),

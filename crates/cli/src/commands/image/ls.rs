@@ -152,7 +152,7 @@ pub async fn run(docker: &Docker, args: ImagesArgs) -> Result<()> {
         .filters(&filters)
         .build();
     let mut list = docker.list_images(Some(opts)).await.map_err(daemon_err)?;
-    list.sort_by(|a, b| b.created.cmp(&a.created));
+    list.sort_by_key(|i| std::cmp::Reverse(i.created));
     let trunc = !args.no_trunc;
     if args.quiet {
         let mut seen = std::collections::HashSet::new();
