@@ -25,6 +25,7 @@ pub mod seccomp;
 mod seccomp_glue;
 pub mod shim;
 pub mod signal;
+pub mod socket_path;
 mod sync;
 mod sys;
 pub mod tty;

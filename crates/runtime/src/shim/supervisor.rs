@@ -117,7 +117,9 @@ fn prepare(args: &Args) -> Result<Supervisor> {
 
     let sock = args.state_dir.join("shim.sock");
     let _ = std::fs::remove_file(&sock);
-    let listener = UnixListener::bind(&sock).map_err(|e| Error::io("bind", &sock, e))?;
+    let short = crate::socket_path::ShortSocketPath::new(&args.state_dir, "shim.sock")
+        .map_err(|e| Error::io("open", &args.state_dir, e))?;
+    let listener = UnixListener::bind(short.path()).map_err(|e| Error::io("bind", &sock, e))?;
     listener
         .set_nonblocking(true)
         .map_err(|e| Error::io("set nonblocking", &sock, e))?;
