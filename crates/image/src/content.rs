@@ -7,7 +7,7 @@
 //! Deleting blobs is the image store's job (garbage collection under its lock).
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -278,20 +278,6 @@ pub(crate) fn random_hex(bytes: usize) -> Result<String> {
         source: io::Error::other(e.to_string()),
     })?;
     Ok(hex::encode(buf))
-}
-
-/// A reader that copies every byte it yields into a writer (the ingest).
-pub(crate) struct TeeReader<R, W> {
-    pub(crate) inner: R,
-    pub(crate) out: W,
-}
-
-impl<R: Read, W: Write> Read for TeeReader<R, W> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.out.write_all(&buf[..n])?;
-        Ok(n)
-    }
 }
 
 #[cfg(test)]

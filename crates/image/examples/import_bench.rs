@@ -1,0 +1,42 @@
+//! Measure `ImageStore::import` throughput: `import_bench <rootfs.tar[.gz]> [runs]`.
+//! Each run imports into a fresh store under $TMPDIR (so every run unpacks and fsyncs).
+
+use std::fs::File;
+use std::time::Instant;
+
+use berth_image::{ImageStore, ImportOptions};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("berth_image=info"))
+        .init();
+    let mut args = std::env::args().skip(1);
+    let path = args.next().ok_or("usage: import_bench <tar> [runs]")?;
+    let runs: usize = args.next().map(|r| r.parse()).transpose()?.unwrap_or(3);
+    let bytes = std::fs::metadata(&path)?.len() as f64;
+    let mut times = Vec::new();
+    for i in 0..runs {
+        let dir = tempfile::tempdir()?;
+        let store = ImageStore::open(&dir.path().join("image"))?;
+        let t = Instant::now();
+        let rec = store.import(File::open(&path)?, ImportOptions::default())?;
+        let s = t.elapsed().as_secs_f64();
+        println!(
+            "run {i}: {:.3} s, {:.0} MB/s of input, image {} ({} MB unpacked)",
+            s,
+            bytes / 1e6 / s,
+            &rec.id[..19],
+            rec.size / 1_000_000
+        );
+        times.push(s);
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    let median = times[times.len() / 2];
+    println!(
+        "median {:.3} s = {:.0} MB/s ({:.1} MB input)",
+        median,
+        bytes / 1e6 / median,
+        bytes / 1e6
+    );
+    Ok(())
+}
