@@ -421,3 +421,35 @@ fn version_and_info_reach_the_server() {
     let i = berth(&h, &["info", "--format", "{{.NCPU}}"]);
     assert!(stdout(&i).trim().parse::<u32>().is_ok(), "{}", stdout(&i));
 }
+
+#[test]
+fn exec_in_running_container() {
+    let Some(h) = host() else { return };
+    let name = unique("exec");
+    let _g = ContainerGuard {
+        host: &h,
+        name: name.clone(),
+    };
+    let o = berth(
+        &h,
+        &["run", "-d", "--name", &name, "busybox", "sleep", "300"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let e = berth(
+        &h,
+        &[
+            "exec",
+            "-e",
+            "A=5",
+            "-w",
+            "/tmp",
+            &name,
+            "sh",
+            "-c",
+            "echo $A $(pwd); echo err >&2; exit 4",
+        ],
+    );
+    assert_eq!(stdout(&e), "5 /tmp\n");
+    assert_eq!(stderr(&e), "err\n");
+    assert_eq!(e.status.code(), Some(4));
+}

@@ -10,9 +10,9 @@ use crate::client::connect;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use container::{
-    create::CreateArgs, logs::LogsArgs, pause::PauseArgs, pause::RenameArgs, ps::PsArgs,
-    rm::RmArgs, run::RunArgs, start::StartArgs, stop::KillArgs, stop::StopArgs, top::TopArgs,
-    wait::WaitArgs,
+    create::CreateArgs, exec::ExecArgs, logs::LogsArgs, pause::PauseArgs, pause::RenameArgs,
+    ps::PsArgs, rm::RmArgs, run::RunArgs, start::StartArgs, stop::KillArgs, stop::StopArgs,
+    top::TopArgs, wait::WaitArgs,
 };
 use image::{import::ImportArgs, ls::ImagesArgs, pull::PullArgs, rm::RmiArgs, tag::TagArgs};
 use inspect::{InspectArgs, ObjectType, TypedInspectArgs};
@@ -41,6 +41,8 @@ pub enum Command {
     Run(RunArgs),
     /// Create a new container
     Create(CreateArgs),
+    /// Execute a command in a running container
+    Exec(ExecArgs),
     /// Start one or more stopped containers
     Start(StartArgs),
     /// Stop one or more running containers
@@ -105,6 +107,8 @@ pub enum ContainerCommand {
     Run(RunArgs),
     /// Create a new container
     Create(CreateArgs),
+    /// Execute a command in a running container
+    Exec(ExecArgs),
     /// Start one or more stopped containers
     Start(StartArgs),
     /// Stop one or more running containers
@@ -167,6 +171,7 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
         Command::Container { command } => match command {
             ContainerCommand::Run(a) => Command::Run(a),
             ContainerCommand::Create(a) => Command::Create(a),
+            ContainerCommand::Exec(a) => Command::Exec(a),
             ContainerCommand::Start(a) => Command::Start(a),
             ContainerCommand::Stop(a) => Command::Stop(a),
             ContainerCommand::Restart(a) => Command::Restart(a),
@@ -203,6 +208,7 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
     match command {
         Command::Run(a) => container::run::run(&docker, a).await,
         Command::Create(a) => container::create::run(&docker, a).await,
+        Command::Exec(a) => container::exec::run(&docker, a).await,
         Command::Start(a) => container::start::run(&docker, a).await,
         Command::Stop(a) => container::stop::stop(&docker, a).await,
         Command::Restart(a) => container::stop::restart(&docker, a).await,

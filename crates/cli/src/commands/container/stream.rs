@@ -68,7 +68,7 @@ pub struct Attached {
 
 impl Attached {
     /// Waits until the container closes its output (it exited or was detached).
-    async fn finish(mut self) {
+    pub async fn finish(mut self) {
         let _ = (&mut self.output).await;
         if let Some(i) = self.input.take() {
             i.abort();
@@ -94,8 +94,18 @@ pub async fn attach(docker: &Docker, id: &str, spec: AttachSpec) -> Result<Attac
         .stderr(spec.stderr)
         .build();
     let results = docker.attach_container(id, Some(opts)).await?;
-    let mut output = results.output;
-    let mut input = results.input;
+    Ok(pump(results.output, results.input, spec))
+}
+
+/// Copies a hijacked connection's output to our stdout/stderr and (with `spec.stdin`) our
+/// stdin to its input, with the local terminal in raw mode for interactive ttys.
+pub fn pump(
+    mut output: std::pin::Pin<
+        Box<dyn futures_util::Stream<Item = Result<LogOutput, ApiError>> + Send>,
+    >,
+    mut input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
+    spec: AttachSpec,
+) -> Attached {
     let raw = if spec.tty && spec.stdin {
         RawTerminal::enable()
     } else {
@@ -126,11 +136,11 @@ pub async fn attach(docker: &Docker, id: &str, spec: AttachSpec) -> Result<Attac
             let _ = input.shutdown().await;
         })
     });
-    Ok(Attached {
+    Attached {
         output: output_task,
         input: input_task,
         raw,
-    })
+    }
 }
 
 /// Result of a wait: the exit status, or an error already described.
@@ -195,9 +205,10 @@ fn spawn_signal_proxy(docker: &Docker, id: &str) -> Vec<JoinHandle<()>> {
         .collect()
 }
 
-fn resize_to_terminal(docker: &Docker, id: &str) {
+/// The local terminal's size as (rows, columns), when stdout is a terminal.
+pub fn terminal_size() -> Option<(u16, u16)> {
     if !std::io::stdout().is_terminal() {
-        return;
+        return None;
     }
     let mut ws = libc::winsize {
         ws_row: 0,
@@ -208,11 +219,18 @@ fn resize_to_terminal(docker: &Docker, id: &str) {
     // SAFETY: TIOCGWINSZ writes a `winsize` into the pointer we pass, which lives on our stack.
     let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
     if rc != 0 || ws.ws_row == 0 {
-        return;
+        return None;
     }
+    Some((ws.ws_row, ws.ws_col))
+}
+
+fn resize_to_terminal(docker: &Docker, id: &str) {
+    let Some((rows, cols)) = terminal_size() else {
+        return;
+    };
     let opts = ResizeContainerTTYOptionsBuilder::default()
-        .h(i32::from(ws.ws_row))
-        .w(i32::from(ws.ws_col))
+        .h(i32::from(rows))
+        .w(i32::from(cols))
         .build();
     let docker = docker.clone();
     let id = id.to_string();
