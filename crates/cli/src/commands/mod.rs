@@ -4,6 +4,7 @@ pub mod container;
 pub mod filters;
 pub mod image;
 pub mod inspect;
+pub mod prune;
 pub mod system;
 
 use crate::client::connect;
@@ -16,6 +17,7 @@ use container::{
 };
 use image::{import::ImportArgs, ls::ImagesArgs, pull::PullArgs, rm::RmiArgs, tag::TagArgs};
 use inspect::{InspectArgs, ObjectType, TypedInspectArgs};
+use prune::{ContainerPruneArgs, ImagePruneArgs};
 use system::{info::InfoArgs, version::VersionArgs};
 
 /// `berth`: a docker-compatible command line for the Berth engine.
@@ -136,6 +138,8 @@ pub enum ContainerCommand {
     Rename(RenameArgs),
     /// Display the running processes of a container
     Top(TopArgs),
+    /// Remove all stopped containers
+    Prune(ContainerPruneArgs),
 }
 
 /// `berth image ...`
@@ -155,6 +159,8 @@ pub enum ImageCommand {
     Inspect(TypedInspectArgs),
     /// Download an image from a registry
     Pull(PullArgs),
+    /// Remove unused images
+    Prune(ImagePruneArgs),
 }
 
 /// `berth system ...`
@@ -185,6 +191,9 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
             ContainerCommand::Unpause(a) => Command::Unpause(a),
             ContainerCommand::Rename(a) => Command::Rename(a),
             ContainerCommand::Top(a) => Command::Top(a),
+            ContainerCommand::Prune(a) => {
+                return prune::containers(&connect(&host).await?, a).await
+            }
         },
         Command::Image { command } => match command {
             ImageCommand::Ls(a) => Command::Images(a),
@@ -193,6 +202,7 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
             ImageCommand::Import(a) => Command::Import(a),
             ImageCommand::Inspect(a) => Command::Inspect(a.with_type(ObjectType::Image)),
             ImageCommand::Pull(a) => Command::Pull(a),
+            ImageCommand::Prune(a) => return prune::images(&connect(&host).await?, a).await,
         },
         Command::System { command } => match command {
             SystemCommand::Info(a) => Command::Info(a),
