@@ -56,6 +56,13 @@ impl ImageStore {
         let tmp = TempDir::new(&self.root, "import")?;
         let diff_dir = tmp.path.join("diff");
         fs::create_dir(&diff_dir).map_err(|e| Error::io("create dir", &diff_dir, e))?;
+        // The layer root's mode shows through as the container's `/` unless the archive has a
+        // `./` entry: don't let the daemon's umask decide it.
+        fs::set_permissions(
+            &diff_dir,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .map_err(|e| Error::io("chmod", &diff_dir, e))?;
         let mut ingest = self.content.ingest()?;
         let mut input = BufReader::with_capacity(READ_BUFFER, tar);
         let magic = input

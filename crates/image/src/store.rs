@@ -175,7 +175,13 @@ impl ImageStore {
             rows.collect::<std::result::Result<Vec<_>, _>>()
                 .map_err(Error::db("list images"))?
         };
-        ids.iter().map(|id| self.load_record(&conn, id)).collect()
+        let mut records = ids
+            .iter()
+            .map(|id| self.load_record(&conn, id))
+            .collect::<Result<Vec<_>>>()?;
+        // by parsed time: configs from registries format `created` differently
+        records.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| a.id.cmp(&b.id)));
+        Ok(records)
     }
 
     /// Add the tag `target_reference` (normalized; moved if it names another image) to the image

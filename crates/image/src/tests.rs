@@ -787,3 +787,73 @@ fn store_is_send_and_sync() {
     fn check<T: Send + Sync>() {}
     check::<ImageStore>();
 }
+
+#[test]
+fn concurrent_imports_share_one_layer() -> TestResult {
+    let Some(fx) = fixture() else { return Ok(()) };
+    let store = std::sync::Arc::new(ImageStore::open(&fx.root)?);
+    let handles: Vec<_> = (0..3)
+        .map(|i| {
+            let store = store.clone();
+            let tar = fx.tar.clone();
+            std::thread::spawn(move || -> crate::Result<crate::ImageRecord> {
+                import_file(&store, &tar, Some(&format!("img{i}")))
+            })
+        })
+        .collect();
+    let mut layers = Vec::new();
+    for h in handles {
+        let rec = h.join().map_err(|_| "import thread panicked")??;
+        layers.push(rec.layers);
+    }
+    layers.dedup();
+    assert_eq!(layers.len(), 1);
+    assert_eq!(fs::read_dir(fx.root.join("layers"))?.count(), 1);
+    assert!(fs::read_dir(fx.root.join("tmp"))?.next().is_none());
+    assert!(fs::read_dir(fx.root.join("ingest"))?.next().is_none());
+    assert_eq!(store.list()?.len(), 3);
+    Ok(())
+}
+
+#[test]
+fn corrupt_and_unsupported_streams_leave_nothing() -> TestResult {
+    let Some(fx) = fixture() else { return Ok(()) };
+    let store = ImageStore::open(&fx.root)?;
+    let before = tree(&fx.root);
+    let plain = fs::read(&fx.tar)?;
+    let mut gz = Vec::new();
+    {
+        let mut enc = flate2::write::GzEncoder::new(&mut gz, flate2::Compression::fast());
+        std::io::Write::write_all(&mut enc, &plain)?;
+        enc.finish()?;
+    }
+    let mut truncated_gz = gz.clone();
+    truncated_gz.truncate(gz.len() / 2);
+    let mut corrupt_gz = gz.clone();
+    let mid = corrupt_gz.len() / 2;
+    for b in &mut corrupt_gz[mid..mid + 64] {
+        *b ^= 0x5a;
+    }
+    let zstd = [0x28u8, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0];
+    let cases: Vec<(&str, &[u8])> = vec![
+        ("truncated gzip", &truncated_gz),
+        ("corrupt gzip", &corrupt_gz),
+        ("truncated tar", &plain[..plain.len() / 3]),
+        ("zstd", &zstd),
+        ("empty", &[]),
+        (
+            "garbage",
+            b"this is not a tar archive at all, just some text......",
+        ),
+    ];
+    for (name, bytes) in cases {
+        let e = store.import(bytes, ImportOptions::default()).err();
+        assert_eq!(
+            e.as_ref().map(Error::kind),
+            Some(ErrorKind::InvalidArgument),
+            "{name}: {e:?}"
+        );
+        assert_eq!(tree(&fx.root), before, "{name}: store changed");
+    }
+    Ok(())
+}

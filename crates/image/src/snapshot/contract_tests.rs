@@ -1,6 +1,7 @@
 //! One contract suite, run against every [`Snapshotter`] implementation.
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use super::{OverlaySnapshotter, Snapshotter, VfsSnapshotter};
@@ -37,6 +38,8 @@ fn layers(dir: &Path) -> std::result::Result<Vec<PathBuf>, Box<dyn std::error::E
         .file("top", b"top")
         .into_bytes();
     unpack_layer(&top_tar[..], &top)?;
+    // the root of the top layer decides the mode of the container's `/`
+    fs::set_permissions(&top, fs::Permissions::from_mode(0o751))?;
     Ok(vec![top, base])
 }
 
@@ -74,6 +77,7 @@ fn contract(s: &dyn Snapshotter) -> TestResult {
     mount::mount_all(&mounts, &target)?;
     assert!(mount::is_mounted(&target));
 
+    assert_eq!(fs::metadata(&target)?.permissions().mode() & 0o7777, 0o751);
     // the merged view: whiteouts and opaque dirs applied
     assert!(!target.join("a").exists(), "whiteout hides a");
     assert_eq!(fs::read(target.join("keep"))?, b"keep");

@@ -97,6 +97,21 @@ pub(crate) fn disk_usage(dir: &Path) -> Result<u64> {
     Ok(total)
 }
 
+/// Give `dst` the owner and permission bits of `src` (0755 root:root without a source).
+pub(crate) fn copy_root_meta(src: Option<&Path>, dst: &Path) -> Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let (uid, gid, mode) = match src {
+        Some(s) => {
+            let m = std::fs::symlink_metadata(s).map_err(|e| crate::Error::io("lstat", s, e))?;
+            (m.uid(), m.gid(), m.mode() & 0o7777)
+        }
+        None => (0, 0, 0o755),
+    };
+    crate::sys::lchown(dst, uid, gid).map_err(|e| crate::Error::io("lchown", dst, e))?;
+    std::fs::set_permissions(dst, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| crate::Error::io("chmod", dst, e))
+}
+
 pub(crate) fn remove_dir(dir: &Path) -> Result<()> {
     match std::fs::remove_dir_all(dir) {
         Ok(()) => Ok(()),

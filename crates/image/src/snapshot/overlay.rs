@@ -81,6 +81,11 @@ impl Snapshotter for OverlaySnapshotter {
                 let p = dir.join("empty");
                 fs::create_dir_all(&p).map_err(|e| Error::io("create dir", &p, e))?;
             }
+            if !existed {
+                // The merged root takes its owner and mode from upper/: copy them from the top
+                // layer (as Docker's overlay2 does), not from the daemon's umask.
+                super::copy_root_meta(lowers.first().map(PathBuf::as_path), &dir.join("upper"))?;
+            }
             self.mounts(dir, lowers)
         })();
         if result.is_err() && !existed {

@@ -49,6 +49,7 @@ impl Snapshotter for VfsSnapshotter {
             for lower in lowers.iter().rev() {
                 copy_layer(lower, &upper)?;
             }
+            super::copy_root_meta(lowers.first().map(PathBuf::as_path), &upper)?;
             fs::write(&marker, b"").map_err(|e| Error::io("write", &marker, e))?;
             self.mounts(dir, lowers)
         })();
