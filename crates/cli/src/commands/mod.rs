@@ -265,6 +265,22 @@ mod tests {
     }
 
     #[test]
+    fn optional_value_flags_do_not_eat_the_image() {
+        let Command::Run(r) = parse(&["run", "--init", "--sig-proxy", "busybox", "true"]).command
+        else {
+            panic!("not run")
+        };
+        assert_eq!(r.opts.init, Some(true));
+        assert!(r.sig_proxy);
+        assert_eq!(r.args, vec!["busybox", "true"]);
+        let Command::Run(r) = parse(&["run", "--sig-proxy=false", "busybox"]).command else {
+            panic!("not run")
+        };
+        assert!(!r.sig_proxy);
+        assert_eq!(r.opts.init, None);
+    }
+
+    #[test]
     fn aliases() {
         assert!(matches!(
             parse(&["container", "list", "-a"]).command,

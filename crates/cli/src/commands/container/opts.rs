@@ -129,7 +129,7 @@ pub struct ContainerOpts {
     #[arg(short = 'a', long)]
     pub attach: Vec<String>,
     /// Run an init inside the container that forwards signals and reaps processes
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set)]
     pub init: Option<bool>,
     /// Restart policy to apply when a container exits
     #[arg(long)]
@@ -445,13 +445,14 @@ impl ContainerOpts {
             })
             .collect();
 
-        let log_config = self
-            .log_driver
-            .as_ref()
-            .map(|d| bollard::models::HostConfigLogConfig {
-                typ: Some(d.clone()),
+        // Like the docker CLI: log options travel even without --log-driver (the daemon's
+        // default driver applies them).
+        let log_config = (self.log_driver.is_some() || !self.log_opt.is_empty()).then(|| {
+            bollard::models::HostConfigLogConfig {
+                typ: Some(self.log_driver.clone().unwrap_or_default()),
                 config: Some(kv_map(&self.log_opt)),
-            });
+            }
+        });
 
         let host_config = HostConfig {
             memory: self

@@ -18,7 +18,7 @@ pub struct RunArgs {
     #[arg(short = 'd', long)]
     pub detach: bool,
     /// Proxy received signals to the process
-    #[arg(long = "sig-proxy", default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long = "sig-proxy", default_value_t = true, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub sig_proxy: bool,
     /// Override the key sequence for detaching a container (accepted, not interpreted)
     #[arg(long = "detach-keys")]
