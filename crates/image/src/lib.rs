@@ -5,6 +5,21 @@
 //! Entry point: [`ImageStore`]. Layout on disk under the store root:
 //! `blobs/sha256/<hex>`, `ingest/`, `layers/<chain-hex>/diff/`, `snapshots/<key>/`, `tmp/`,
 //! `meta.db` (WAL, synchronous=FULL).
+//!
+//! Decisions (where Docker's behaviour was a choice):
+//! - Layer archives with absolute entry names are rejected (Docker re-roots them), as are `..`
+//!   components and entries whose parent path passes through a symlink created by the same
+//!   archive (Docker resolves those inside a chroot). Real rootfs and layer tars never need either.
+//! - An imported image's layer blob is the uncompressed tar, so its digest equals the diff_id.
+//!   A layer that already exists is reused; its second copy is discarded.
+//! - Unpacked layers are flushed with one `syncfs(2)` before they are published, not an fsync per
+//!   file; blobs are fsynced and renamed; the database uses synchronous=FULL.
+//! - `remove(.., force=true, ..)` on an image in use only untags it (Docker refuses to delete an
+//!   image used by a running container even with force, and deletes it for a stopped one).
+//! - Image ids resolve from any unique hex prefix (>= 1 char); an ambiguous prefix is NotFound-kind.
+//! - Layers are reference-counted by query: a layer lives while an image, a snapshot or a layer
+//!   above it references it. Blobs not referenced by this crate's tables (future manifests) are
+//!   never swept here.
 
 mod changes;
 pub mod content;

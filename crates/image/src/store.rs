@@ -99,6 +99,11 @@ impl ImageStore {
     }
 
     fn open_inner(root: &Path, kind: Option<SnapshotterKind>) -> Result<ImageStore> {
+        fs::create_dir_all(root).map_err(|e| Error::io("create dir", root, e))?;
+        // Canonical, so mount points compare equal to /proc/self/mountinfo entries.
+        let root = &root
+            .canonicalize()
+            .map_err(|e| Error::io("canonicalize", root, e))?;
         let s = root.to_string_lossy();
         // Layer paths go into overlay's comma/colon separated mount options.
         if s.contains(',') || s.contains(':') || !root.is_absolute() {
