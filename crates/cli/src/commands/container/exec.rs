@@ -10,6 +10,7 @@ use bollard::exec::{ResizeExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::ExecConfig;
 use bollard::Docker;
 use clap::Args;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 /// `berth exec [OPTIONS] CONTAINER COMMAND [ARG...]`
@@ -50,6 +51,10 @@ pub struct ExecArgs {
 
 /// Runs `berth exec`; exits with the command's exit code.
 pub async fn run(docker: &Docker, args: ExecArgs) -> Result<()> {
+    if !args.detach && args.tty && args.interactive && !std::io::stdin().is_terminal() {
+        eprintln!("the input device is not a TTY");
+        return Err(exit(1));
+    }
     let mut env = Vec::new();
     for f in &args.env_file {
         let content =

@@ -9,6 +9,7 @@ use crate::error::{exit, report_error, start_error_code};
 use anyhow::Result;
 use bollard::Docker;
 use clap::{ArgAction, Args};
+use std::io::IsTerminal;
 
 /// `berth run [OPTIONS] IMAGE [COMMAND] [ARG...]`
 #[derive(Args, Debug, Clone)]
@@ -48,6 +49,10 @@ pub async fn run(docker: &Docker, args: RunArgs) -> Result<()> {
         .split_first()
         .map(|(i, c)| (i.clone(), c.to_vec()))
         .unwrap_or_default();
+    if !args.detach && args.opts.tty && args.opts.interactive && !std::io::stdin().is_terminal() {
+        eprintln!("the input device is not a TTY");
+        return Err(exit(1));
+    }
     let mut body = match args.opts.to_body(&image, &cmd) {
         Ok(b) => b,
         Err(e) => {
