@@ -146,7 +146,12 @@ impl ImageStore {
             tx.execute("DELETE FROM layers WHERE chain_id = ?1", [chain])
                 .map_err(Error::db("delete layer"))?;
             items.push(RemovedItem::Deleted(chain.clone()));
-            dirs.push(self.layer_dir(chain)?);
+            let dir = self.layer_dir(chain)?;
+            let link = self.short_link(chain)?;
+            if fs::read_link(&link).is_ok_and(|t| t == dir.join("diff")) {
+                let _ = fs::remove_file(&link);
+            }
+            dirs.push(dir);
             if let Some(b) = blob {
                 let shared: bool = tx
                     .query_row(

@@ -1,6 +1,10 @@
 //! Per-container writable snapshots on top of image layers.
 
+use std::fs;
 use std::path::{Path, PathBuf};
+
+// Leave room in the page for upperdir, workdir and flags.
+const LOWERDIR_BUDGET: usize = 3600;
 
 use chrono::{SecondsFormat, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -142,12 +146,50 @@ impl ImageStore {
         self.root.join("snapshots").join(key)
     }
 
-    fn lowers(&self, chains: &[String]) -> Result<Vec<PathBuf>> {
-        chains
+    /// Layer diff dirs, top-most first. When their full paths would not fit in overlay's
+    /// one-page mount data, short symlinks `<root>/l/<16 hex of the chain id>` stand in for them
+    /// (overlay resolves lowerdir paths through symlinks), as Docker's overlay2 does with `l/`.
+    /// Called with the store lock held.
+    pub(crate) fn lowers(&self, chains: &[String]) -> Result<Vec<PathBuf>> {
+        let full = chains
             .iter()
             .rev()
             .map(|c| Ok(self.layer_dir(c)?.join("diff")))
+            .collect::<Result<Vec<PathBuf>>>()?;
+        let len: usize = full.iter().map(|p| p.as_os_str().len() + 1).sum();
+        if len <= LOWERDIR_BUDGET {
+            return Ok(full);
+        }
+        let links = self.root.join("l");
+        fs::create_dir_all(&links).map_err(|e| Error::io("create dir", &links, e))?;
+        full.into_iter()
+            .zip(chains.iter().rev())
+            .map(|(target, chain)| {
+                let link = self.short_link(chain)?;
+                match fs::read_link(&link) {
+                    Ok(t) if t == target => Ok(link),
+                    // a 64-bit prefix collision with a live layer: keep the long path
+                    Ok(t) if t.exists() => Ok(target),
+                    Ok(_) => {
+                        fs::remove_file(&link).map_err(|e| Error::io("remove link", &link, e))?;
+                        std::os::unix::fs::symlink(&target, &link)
+                            .map_err(|e| Error::io("create link", &link, e))?;
+                        Ok(link)
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        std::os::unix::fs::symlink(&target, &link)
+                            .map_err(|e| Error::io("create link", &link, e))?;
+                        Ok(link)
+                    }
+                    Err(e) => Err(Error::io("read link", &link, e)),
+                }
+            })
             .collect()
+    }
+
+    pub(crate) fn short_link(&self, chain: &str) -> Result<PathBuf> {
+        let hex = crate::content::digest_hex(chain)?;
+        Ok(self.root.join("l").join(&hex[..16]))
     }
 
     fn existing(&self, conn: &Connection, key: &str) -> Result<SnapshotterKind> {

@@ -309,6 +309,13 @@ impl ImageStore {
                 fs::remove_dir_all(&p).map_err(|e| Error::io("remove dir", &p, e))?;
             }
         }
+        let links = self.root.join("l");
+        for name in dir_names(&links)? {
+            let p = links.join(&name);
+            if !p.exists() {
+                let _ = fs::remove_file(&p); // dangling short link of a deleted layer
+            }
+        }
         let snaps = self.root.join("snapshots");
         for name in dir_names(&snaps)? {
             let known = conn

@@ -857,3 +857,85 @@ fn corrupt_and_unsupported_streams_leave_nothing() -> TestResult {
     }
     Ok(())
 }
+
+/// Register a synthetic image of `n` layers directly in the database (pull does not exist yet):
+/// layer i holds `f{i}` and overwrites `common` with `i`.
+fn synthetic_image(store: &ImageStore, n: usize) -> crate::Result<(String, Vec<String>)> {
+    let mut conn = store.lock();
+    let tx = conn.transaction().map_err(Error::db("begin"))?;
+    let mut chains = Vec::new();
+    let mut parent: Option<String> = None;
+    for i in 0..n {
+        let chain = crate::content::sha256_digest(format!("layer {i}").as_bytes());
+        let diff = store.layer_dir(&chain)?.join("diff");
+        fs::create_dir_all(&diff).map_err(|e| Error::io("mkdir", &diff, e))?;
+        fs::write(diff.join(format!("f{i}")), b"x").map_err(|e| Error::io("write", &diff, e))?;
+        fs::write(diff.join("common"), i.to_string()).map_err(|e| Error::io("write", &diff, e))?;
+        tx.execute(
+            "INSERT INTO layers (chain_id, diff_id, parent, size, blob) VALUES (?1, ?1, ?2, 1, NULL)",
+            rusqlite::params![chain, parent],
+        )
+        .map_err(Error::db("insert layer"))?;
+        parent = Some(chain.clone());
+        chains.push(chain);
+    }
+    let id = crate::content::sha256_digest(b"synthetic image");
+    tx.execute(
+        "INSERT INTO images (id, created, size) VALUES (?1, '2020-01-01T00:00:00Z', 0)",
+        [&id],
+    )
+    .map_err(Error::db("insert image"))?;
+    for (i, c) in chains.iter().enumerate() {
+        tx.execute(
+            "INSERT INTO image_layers (image_id, idx, chain_id) VALUES (?1, ?2, ?3)",
+            rusqlite::params![id, i as i64, c],
+        )
+        .map_err(Error::db("insert image layer"))?;
+    }
+    tx.commit().map_err(Error::db("commit"))?;
+    Ok((id, chains))
+}
+
+#[test]
+fn overlay_many_layers_use_short_links() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let root = tmp.path().join("store");
+    fs::create_dir_all(&root)?;
+    if !overlay_available(&root) {
+        return Ok(());
+    }
+    let store = ImageStore::open_with_snapshotter(&root, SnapshotterKind::Overlay)?;
+    let n = 90;
+    let (id, chains) = synthetic_image(&store, n)?;
+    let mounts = store.prepare_snapshot("many", &id)?;
+    let lowerdir = mounts[0]
+        .options
+        .iter()
+        .find_map(|o| o.strip_prefix("lowerdir="))
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(lowerdir.split(':').count(), n);
+    assert!(lowerdir.contains("/l/"), "short links used: {lowerdir}");
+    let target = tmp.path().join("rootfs");
+    let _guard = MountGuard(target.clone());
+    store.mount_snapshot("many", &target)?;
+    assert_eq!(
+        fs::read_to_string(target.join("common"))?,
+        (n - 1).to_string()
+    );
+    for i in 0..n {
+        assert!(target.join(format!("f{i}")).exists(), "f{i}");
+    }
+    ImageStore::unmount(&target)?;
+    store.remove_snapshot("many")?;
+    let items = store.remove(&id, false, &never)?;
+    assert_eq!(items.len(), n + 1);
+    assert_eq!(
+        fs::read_dir(root.join("l"))?.count(),
+        0,
+        "links removed with their layers"
+    );
+    assert_eq!(fs::read_dir(root.join("layers"))?.count(), 0);
+    assert!(!chains.is_empty());
+    Ok(())
+}
