@@ -100,6 +100,26 @@ impl Fixture {
         Ok(cmd.output()?)
     }
 
+    /// Like [`Fixture::runtime`] but with stdout/stderr going to files: the container inherits
+    /// them (as with runc), so a pipe would stay open as long as the container runs.
+    pub fn runtime_detached(&self, args: &[&str]) -> Result<Output, Box<dyn std::error::Error>> {
+        let out_path = self.dir.path().join("runtime.out");
+        let err_path = self.dir.path().join("runtime.err");
+        let status = Command::new(RUNTIME)
+            .arg("--root")
+            .arg(self.root())
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::fs::File::create(&out_path)?)
+            .stderr(std::fs::File::create(&err_path)?)
+            .status()?;
+        Ok(Output {
+            status,
+            stdout: std::fs::read(&out_path)?,
+            stderr: std::fs::read(&err_path)?,
+        })
+    }
+
     /// Writes the spec and runs the container in the foreground; returns (exit code, stdout,
     /// stderr).
     pub fn run(&self) -> Result<(i32, String, String), Box<dyn std::error::Error>> {
