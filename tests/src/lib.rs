@@ -1,1 +1,315 @@
+//! End-to-end test support: a real `berthd` on a private socket and data root, a busybox
+//! image built from Debian's busybox-static, and helpers to run the `berth` CLI (or the real
+//! docker CLI) against it. Everything a test starts is torn down when its [`Daemon`] drops,
+//! even when the test fails.
 
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+/// Where the release binaries are: `BERTH_BIN_DIR`, else the target directory this test
+/// binary was built into (`target/release/deps/..`).
+pub fn bin_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("BERTH_BIN_DIR") {
+        return PathBuf::from(dir);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let deps = exe.parent().expect("deps dir");
+    deps.parent().expect("profile dir").to_path_buf()
+}
+
+/// Fails loudly when a prerequisite is missing under CI, and tells the developer otherwise.
+pub fn require(condition: bool, what: &str) -> bool {
+    if !condition {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("CI=true and the test prerequisite is missing: {what}");
+        }
+        eprintln!("skipping: {what}");
+    }
+    condition
+}
+
+/// A busybox rootfs tarball, built once per test process from /bin/busybox.
+pub fn busybox_tar() -> &'static Path {
+    static TAR: OnceLock<PathBuf> = OnceLock::new();
+    TAR.get_or_init(|| {
+        let dir = tempfile::Builder::new().prefix("berth-busybox-").tempdir().expect("tempdir").keep();
+        let root = dir.join("rootfs");
+        for sub in ["bin", "etc", "tmp", "proc", "sys", "dev", "root", "home/web"] {
+            std::fs::create_dir_all(root.join(sub)).expect("mkdir");
+        }
+        std::fs::copy("/bin/busybox", root.join("bin/busybox")).expect("copy /bin/busybox (apt-get install busybox-static)");
+        let list = Command::new("/bin/busybox").arg("--list").output().expect("busybox --list");
+        for applet in String::from_utf8_lossy(&list.stdout).lines() {
+            if applet != "busybox" {
+                let _ = std::os::unix::fs::symlink("busybox", root.join("bin").join(applet));
+            }
+        }
+        std::fs::write(
+            root.join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\nweb:x:1000:1000:web:/home/web:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+        )
+        .expect("passwd");
+        std::fs::write(root.join("etc/group"), "root:x:0:\nweb:x:1000:\naudio:x:29:web\nnogroup:x:65534:\n").expect("group");
+        let tar = dir.join("busybox.tar");
+        let status = Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tar).arg(".").status().expect("tar");
+        assert!(status.success(), "tar of busybox rootfs failed");
+        tar
+    })
+}
+
+/// A running berthd with its own socket, data root and exec root.
+pub struct Daemon {
+    pub root: tempfile::TempDir,
+    pub socket: PathBuf,
+    child: Option<Child>,
+}
+
+impl Daemon {
+    /// Starts berthd and imports `busybox:latest`.
+    pub fn start() -> Daemon {
+        let root = tempfile::Builder::new()
+            .prefix("berth-e2e-")
+            .tempdir_in("/var/tmp")
+            .expect("tempdir");
+        let socket = root.path().join("berth.sock");
+        let mut daemon = Daemon {
+            root,
+            socket,
+            child: None,
+        };
+        daemon.spawn().expect("start berthd");
+        let out = daemon.berth(&[
+            "import",
+            busybox_tar().to_str().expect("utf-8 path"),
+            "busybox:latest",
+        ]);
+        assert!(
+            out.status.success(),
+            "import busybox: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        daemon
+    }
+
+    fn data_root(&self) -> PathBuf {
+        self.root.path().join("data")
+    }
+
+    fn exec_root(&self) -> PathBuf {
+        self.root.path().join("exec")
+    }
+
+    /// Starts (or restarts) the berthd process and waits for its socket.
+    pub fn spawn(&mut self) -> anyhow::Result<()> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.root.path().join("berthd.log"))?;
+        let child = Command::new(bin_dir().join("berthd"))
+            .arg("-H")
+            .arg(format!("unix://{}", self.socket.display()))
+            .arg("--data-root")
+            .arg(self.data_root())
+            .arg("--exec-root")
+            .arg(self.exec_root())
+            .arg("--pidfile")
+            .arg(self.root.path().join("berthd.pid"))
+            .arg("--config-file")
+            .arg(self.root.path().join("daemon.json"))
+            .arg("--log-level")
+            .arg("debug")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("spawning berthd")?;
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if self
+                .raw_request("GET", "/_ping", "")
+                .is_ok_and(|r| r.contains("OK"))
+            {
+                return Ok(());
+            }
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    bail!("berthd exited with {status}: {}", self.log());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        bail!("berthd did not come up: {}", self.log())
+    }
+
+    /// Kills berthd with SIGKILL (containers must survive this).
+    pub fn kill_daemon(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// The daemon's PID.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    /// Whether the daemon process is still alive.
+    pub fn is_alive(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// berthd's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.root.path().join("berthd.log")).unwrap_or_default()
+    }
+
+    /// DOCKER_HOST-style address of this daemon.
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    /// Runs `berth ARGS` against this daemon.
+    pub fn berth(&self, args: &[&str]) -> Output {
+        self.berth_cmd(args).output().expect("run berth")
+    }
+
+    /// A `berth` command aimed at this daemon, for callers that need stdin or env.
+    pub fn berth_cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(bin_dir().join("berth"));
+        cmd.env("BERTH_HOST", self.host())
+            .env_remove("DOCKER_HOST")
+            .args(args);
+        cmd
+    }
+
+    /// Runs `berth ARGS`, asserts success, returns trimmed stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.berth(args);
+        assert!(
+            out.status.success(),
+            "berth {args:?} failed ({}):\nstdout: {}\nstderr: {}\ndaemon log tail: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            tail(&self.log(), 30)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// Sends one raw HTTP/1.1 request on the socket and returns the whole response text.
+    pub fn raw_request(&self, method: &str, path: &str, body: &str) -> anyhow::Result<String> {
+        let mut stream = UnixStream::connect(&self.socket)?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: berth\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        Ok(response)
+    }
+
+    /// The full ID of a container.
+    pub fn container_id(&self, name: &str) -> String {
+        self.ok(&["inspect", "--format", "{{.Id}}", name])
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.is_alive() {
+            let ids = self.berth(&["ps", "-aq", "--no-trunc"]);
+            for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+                let _ = self.berth(&["rm", "-f", id]);
+            }
+            if let Some(pid) = self.child.as_ref().map(|c| c.id()) {
+                // SAFETY: plain kill(2) of our own child.
+                unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+            }
+            if let Some(mut child) = self.child.take() {
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+        // Whatever a failed test left mounted under our root goes too (deepest first).
+        let root = self.root.path().to_string_lossy().into_owned();
+        let mut mounts: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4).map(str::to_owned))
+            .filter(|m| m.starts_with(&root))
+            .collect();
+        mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        for mount in mounts {
+            let _ = nix::mount::umount2(mount.as_str(), nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+}
+
+/// The last `n` lines of `text`.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Polls `check` every 20 ms until it holds or `timeout` passes.
+pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    check()
+}
+
+/// stdout of an Output as trimmed text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// stderr of an Output as trimmed text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).trim().to_owned()
+}
+
+/// Every cgroup directory of container `id` that still exists on the host.
+pub fn leftover_cgroups(id: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") {
+        for entry in entries.flatten() {
+            for candidate in [entry.path().join("berth").join(id), entry.path().join(id)] {
+                if candidate.exists() {
+                    found.push(candidate);
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Mount points that mention container `id`.
+pub fn leftover_mounts(id: &str) -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(id))
+        .map(str::to_owned)
+        .collect()
+}

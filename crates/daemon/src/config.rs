@@ -9,7 +9,11 @@ use serde_json::Value;
 
 /// Command-line flags (a subset of dockerd's).
 #[derive(Debug, Parser)]
-#[command(name = "berthd", version, about = "Berth container engine daemon (Docker Engine API)")]
+#[command(
+    name = "berthd",
+    version,
+    about = "Berth container engine daemon (Docker Engine API)"
+)]
 pub struct Flags {
     /// Daemon socket to listen on (unix://PATH); repeatable.
     #[arg(short = 'H', long = "host")]
@@ -50,14 +54,54 @@ pub struct Config {
 }
 
 /// daemon.json keys berthd applies.
-const APPLIED_KEYS: &[&str] = &["hosts", "data-root", "exec-root", "pidfile", "log-level", "debug", "log-opts", "log-driver"];
+const APPLIED_KEYS: &[&str] = &[
+    "hosts",
+    "data-root",
+    "exec-root",
+    "pidfile",
+    "log-level",
+    "debug",
+    "log-opts",
+    "log-driver",
+];
 /// dockerd keys berthd accepts but does not act on (yet); they are logged, not refused.
 const ACCEPTED_KEYS: &[&str] = &[
-    "bridge", "bip", "fixed-cidr", "default-address-pools", "insecure-registries", "registry-mirrors",
-    "storage-driver", "storage-opts", "live-restore", "iptables", "ip-forward", "ip-masq", "dns", "dns-search",
-    "dns-opts", "mtu", "experimental", "features", "default-ulimits", "max-concurrent-downloads",
-    "max-concurrent-uploads", "shutdown-timeout", "userland-proxy", "icc", "ipv6", "default-runtime", "runtimes",
-    "exec-opts", "cgroup-parent", "group", "labels", "tls", "tlsverify", "tlscacert", "tlscert", "tlskey",
+    "bridge",
+    "bip",
+    "fixed-cidr",
+    "default-address-pools",
+    "insecure-registries",
+    "registry-mirrors",
+    "storage-driver",
+    "storage-opts",
+    "live-restore",
+    "iptables",
+    "ip-forward",
+    "ip-masq",
+    "dns",
+    "dns-search",
+    "dns-opts",
+    "mtu",
+    "experimental",
+    "features",
+    "default-ulimits",
+    "max-concurrent-downloads",
+    "max-concurrent-uploads",
+    "shutdown-timeout",
+    "userland-proxy",
+    "icc",
+    "ipv6",
+    "default-runtime",
+    "runtimes",
+    "exec-opts",
+    "cgroup-parent",
+    "group",
+    "labels",
+    "tls",
+    "tlsverify",
+    "tlscacert",
+    "tlscert",
+    "tlskey",
 ];
 
 impl Config {
@@ -66,29 +110,50 @@ impl Config {
         let file = read_file(&flags.config_file)?;
         let mut warnings = Vec::new();
         if let Some(object) = file.as_object() {
-            let unknown: Vec<&String> =
-                object.keys().filter(|k| !APPLIED_KEYS.contains(&k.as_str()) && !ACCEPTED_KEYS.contains(&k.as_str())).collect();
+            let unknown: Vec<&String> = object
+                .keys()
+                .filter(|k| {
+                    !APPLIED_KEYS.contains(&k.as_str()) && !ACCEPTED_KEYS.contains(&k.as_str())
+                })
+                .collect();
             if !unknown.is_empty() {
                 bail!(
                     "the following directives don't match any configuration option: {}",
-                    unknown.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+                    unknown
+                        .iter()
+                        .map(|k| k.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
             }
-            for key in object.keys().filter(|k| ACCEPTED_KEYS.contains(&k.as_str())) {
-                warnings.push(format!("daemon.json key {key:?} is accepted but not applied by this version of berthd"));
+            for key in object
+                .keys()
+                .filter(|k| ACCEPTED_KEYS.contains(&k.as_str()))
+            {
+                warnings.push(format!(
+                    "daemon.json key {key:?} is accepted but not applied by this version of berthd"
+                ));
             }
         }
         let string = |key: &str| file.get(key).and_then(Value::as_str).map(str::to_owned);
         let file_hosts: Vec<String> = file
             .get("hosts")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|h| h.as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|h| h.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default();
         if !flags.hosts.is_empty() && !file_hosts.is_empty() {
             // dockerd refuses this ambiguity too.
             bail!("the following directives are specified both as a flag and in the configuration file: hosts");
         }
-        let hosts = if flags.hosts.is_empty() { file_hosts } else { flags.hosts.clone() };
+        let hosts = if flags.hosts.is_empty() {
+            file_hosts
+        } else {
+            flags.hosts.clone()
+        };
         let socket = match hosts.as_slice() {
             [] => PathBuf::from("/run/berth/berth.sock"),
             [one] => parse_host(one)?,
@@ -109,8 +174,14 @@ impl Config {
                 bail!("log-driver {driver:?} is not supported; berthd writes json-file logs");
             }
         }
-        let mut log_max_size = file.pointer("/log-opts/max-size").and_then(Value::as_str).map(str::to_owned);
-        let mut log_max_file = file.pointer("/log-opts/max-file").and_then(Value::as_str).map(str::to_owned);
+        let mut log_max_size = file
+            .pointer("/log-opts/max-size")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let mut log_max_file = file
+            .pointer("/log-opts/max-file")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         for opt in &flags.log_opts {
             match opt.split_once('=') {
                 Some(("max-size", v)) => log_max_size = Some(v.to_owned()),
@@ -120,9 +191,21 @@ impl Config {
         }
         let config = Config {
             socket,
-            data_root: flags.data_root.clone().or_else(|| string("data-root").map(PathBuf::from)).unwrap_or_else(|| "/var/lib/berth".into()),
-            exec_root: flags.exec_root.clone().or_else(|| string("exec-root").map(PathBuf::from)).unwrap_or_else(|| "/run/berth".into()),
-            pidfile: flags.pidfile.clone().or_else(|| string("pidfile").map(PathBuf::from)).unwrap_or_else(|| "/run/berth/berthd.pid".into()),
+            data_root: flags
+                .data_root
+                .clone()
+                .or_else(|| string("data-root").map(PathBuf::from))
+                .unwrap_or_else(|| "/var/lib/berth".into()),
+            exec_root: flags
+                .exec_root
+                .clone()
+                .or_else(|| string("exec-root").map(PathBuf::from))
+                .unwrap_or_else(|| "/run/berth".into()),
+            pidfile: flags
+                .pidfile
+                .clone()
+                .or_else(|| string("pidfile").map(PathBuf::from))
+                .unwrap_or_else(|| "/run/berth/berthd.pid".into()),
             log_level,
             log_max_size,
             log_max_file,
@@ -152,9 +235,13 @@ fn parse_host(host: &str) -> anyhow::Result<PathBuf> {
 fn read_file(path: &Path) -> anyhow::Result<Value> {
     match std::fs::read_to_string(path) {
         Ok(text) => {
-            let value: Value = serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+            let value: Value = serde_json::from_str(&text)
+                .with_context(|| format!("reading {}", path.display()))?;
             if !value.is_object() {
-                bail!("{}: the configuration must be a JSON object", path.display());
+                bail!(
+                    "{}: the configuration must be a JSON object",
+                    path.display()
+                );
             }
             Ok(value)
         }
@@ -175,9 +262,14 @@ mod tests {
     fn flags_win_over_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("daemon.json");
-        std::fs::write(&file, r#"{"data-root": "/from/file", "log-level": "warn", "log-opts": {"max-size": "1m"}}"#).unwrap();
+        std::fs::write(
+            &file,
+            r#"{"data-root": "/from/file", "log-level": "warn", "log-opts": {"max-size": "1m"}}"#,
+        )
+        .unwrap();
         let f = file.to_str().unwrap();
-        let (config, _) = Config::load(&flags(&["--config-file", f, "--data-root", "/from/flag"])).unwrap();
+        let (config, _) =
+            Config::load(&flags(&["--config-file", f, "--data-root", "/from/flag"])).unwrap();
         assert_eq!(config.data_root, PathBuf::from("/from/flag"));
         assert_eq!(config.log_level, "warn");
         assert_eq!(config.log_max_size.as_deref(), Some("1m"));
@@ -190,11 +282,20 @@ mod tests {
         let file = dir.path().join("daemon.json");
         let f = file.to_str().unwrap().to_owned();
         std::fs::write(&file, "{}").unwrap();
-        assert!(Config::load(&flags(&["--config-file", &f, "-H", "tcp://0.0.0.0:2375"])).unwrap_err().to_string().contains("no TCP"));
-        let (config, _) = Config::load(&flags(&["--config-file", &f, "-H", "unix:///tmp/x.sock"])).unwrap();
+        assert!(
+            Config::load(&flags(&["--config-file", &f, "-H", "tcp://0.0.0.0:2375"]))
+                .unwrap_err()
+                .to_string()
+                .contains("no TCP")
+        );
+        let (config, _) =
+            Config::load(&flags(&["--config-file", &f, "-H", "unix:///tmp/x.sock"])).unwrap();
         assert_eq!(config.socket, PathBuf::from("/tmp/x.sock"));
         std::fs::write(&file, r#"{"no-such-key": 1}"#).unwrap();
-        assert!(Config::load(&flags(&["--config-file", &f])).unwrap_err().to_string().contains("no-such-key"));
+        assert!(Config::load(&flags(&["--config-file", &f]))
+            .unwrap_err()
+            .to_string()
+            .contains("no-such-key"));
         std::fs::write(&file, "{").unwrap();
         assert!(Config::load(&flags(&["--config-file", &f])).is_err());
     }

@@ -7,7 +7,9 @@
 use std::collections::BTreeMap;
 
 use berth_api::models::{ContainerCreateBody, HostConfig};
-use berth_engine::{Container, ContainerSpec, HostSpec, NetworkMode, RestartPolicy, SeccompMode, Status, Ulimit};
+use berth_engine::{
+    Container, ContainerSpec, HostSpec, NetworkMode, RestartPolicy, SeccompMode, Status, Ulimit,
+};
 use berth_image::ImageRecord;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
@@ -18,13 +20,20 @@ use crate::error::ApiError;
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
 fn time(t: Option<DateTime<Utc>>) -> String {
-    t.map(|t| t.to_rfc3339_opts(SecondsFormat::Nanos, true)).unwrap_or_else(|| ZERO_TIME.to_owned())
+    t.map(|t| t.to_rfc3339_opts(SecondsFormat::Nanos, true))
+        .unwrap_or_else(|| ZERO_TIME.to_owned())
 }
 
 /// Converts a create request. Options Berth does not support yet are refused with a clear
 /// message rather than silently ignored.
-pub fn create_body(name: Option<String>, body: ContainerCreateBody) -> Result<ContainerSpec, ApiError> {
-    let image = body.image.filter(|i| !i.is_empty()).ok_or_else(|| ApiError::bad_request("No image was specified"))?;
+pub fn create_body(
+    name: Option<String>,
+    body: ContainerCreateBody,
+) -> Result<ContainerSpec, ApiError> {
+    let image = body
+        .image
+        .filter(|i| !i.is_empty())
+        .ok_or_else(|| ApiError::bad_request("No image was specified"))?;
     let host = host_spec(body.host_config.unwrap_or_default())?;
     Ok(ContainerSpec {
         name: name.filter(|n| !n.is_empty()),
@@ -50,14 +59,22 @@ pub fn create_body(name: Option<String>, body: ContainerCreateBody) -> Result<Co
 }
 
 fn host_spec(hc: HostConfig) -> Result<HostSpec, ApiError> {
-    let unsupported = |what: &str| ApiError::bad_request(format!("{what} is not supported by this version of berthd yet"));
-    if hc.binds.as_ref().is_some_and(|b| !b.is_empty()) || hc.mounts.as_ref().is_some_and(|m| !m.is_empty()) {
+    let unsupported = |what: &str| {
+        ApiError::bad_request(format!(
+            "{what} is not supported by this version of berthd yet"
+        ))
+    };
+    if hc.binds.as_ref().is_some_and(|b| !b.is_empty())
+        || hc.mounts.as_ref().is_some_and(|m| !m.is_empty())
+    {
         return Err(unsupported("mounting volumes (-v/--mount)"));
     }
     if hc.volumes_from.as_ref().is_some_and(|v| !v.is_empty()) {
         return Err(unsupported("--volumes-from"));
     }
-    if hc.port_bindings.as_ref().is_some_and(|p| !p.is_empty()) || hc.publish_all_ports == Some(true) {
+    if hc.port_bindings.as_ref().is_some_and(|p| !p.is_empty())
+        || hc.publish_all_ports == Some(true)
+    {
         return Err(unsupported("publishing ports (-p/-P)"));
     }
     if hc.links.as_ref().is_some_and(|l| !l.is_empty()) {
@@ -65,6 +82,22 @@ fn host_spec(hc: HostConfig) -> Result<HostSpec, ApiError> {
     }
     if hc.tmpfs.as_ref().is_some_and(|t| !t.is_empty()) {
         return Err(unsupported("--tmpfs"));
+    }
+    let given = |list: &Option<Vec<String>>| list.as_ref().is_some_and(|l| !l.is_empty());
+    if given(&hc.dns) || given(&hc.dns_search) || given(&hc.dns_options) || given(&hc.extra_hosts) {
+        return Err(unsupported("--dns/--dns-search/--dns-option/--add-host"));
+    }
+    if given(&hc.group_add) {
+        return Err(unsupported("--group-add"));
+    }
+    if hc.init == Some(true) {
+        return Err(unsupported("--init"));
+    }
+    if hc.devices.as_ref().is_some_and(|d| !d.is_empty()) {
+        return Err(unsupported("--device"));
+    }
+    if hc.sysctls.as_ref().is_some_and(|s| !s.is_empty()) {
+        return Err(unsupported("--sysctl"));
     }
     let network_mode = match hc.network_mode.as_deref().unwrap_or("") {
         "" | "default" | "bridge" => NetworkMode::Bridge,
@@ -85,31 +118,57 @@ fn host_spec(hc: HostConfig) -> Result<HostSpec, ApiError> {
                 no_new_privileges = match value {
                     "" | "true" => true,
                     "false" => false,
-                    _ => return Err(ApiError::bad_request(format!("invalid --security-opt 2: {opt:?}"))),
+                    _ => {
+                        return Err(ApiError::bad_request(format!(
+                            "invalid --security-opt 2: {opt:?}"
+                        )))
+                    }
                 }
             }
             "apparmor" | "label" => {}
-            _ => return Err(ApiError::bad_request(format!("invalid --security-opt 1: {opt:?}"))),
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "invalid --security-opt 1: {opt:?}"
+                )))
+            }
         }
     }
     let mut ulimits = Vec::new();
     for u in hc.ulimits.iter().flatten() {
         let name = u.name.clone().unwrap_or_default();
         if !KNOWN_ULIMITS.contains(&name.as_str()) {
-            return Err(ApiError::bad_request(format!("invalid ulimit type: {name}")));
+            return Err(ApiError::bad_request(format!(
+                "invalid ulimit type: {name}"
+            )));
         }
-        ulimits.push(Ulimit { name, soft: u.soft.unwrap_or(0), hard: u.hard.unwrap_or(0) });
+        ulimits.push(Ulimit {
+            name,
+            soft: u.soft.unwrap_or(0),
+            hard: u.hard.unwrap_or(0),
+        });
     }
     let log_config = hc.log_config.unwrap_or_default();
     let log_options = log_config.config.unwrap_or_default();
     match log_config.typ.as_deref() {
         None | Some("") | Some("json-file") => {}
-        Some(other) => return Err(ApiError::bad_request(format!("logging driver {other} is not supported; use json-file"))),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "logging driver {other} is not supported; use json-file"
+            )))
+        }
     }
-    let log_max_size = log_options.get("max-size").map(|s| parse_size(s)).transpose()?;
+    let log_max_size = log_options
+        .get("max-size")
+        .map(|s| parse_size(s))
+        .transpose()?;
     let log_max_file = log_options
         .get("max-file")
-        .map(|s| s.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| ApiError::bad_request(format!("invalid value for max-file: {s}"))))
+        .map(|s| {
+            s.parse::<u32>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| ApiError::bad_request(format!("invalid value for max-file: {s}")))
+        })
         .transpose()?;
     let restart = hc.restart_policy.unwrap_or_default();
     Ok(HostSpec {
@@ -145,16 +204,34 @@ fn host_spec(hc: HostConfig) -> Result<HostSpec, ApiError> {
 }
 
 const KNOWN_ULIMITS: &[&str] = &[
-    "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc", "rss", "rtprio",
-    "rttime", "sigpending", "stack", "as",
+    "core",
+    "cpu",
+    "data",
+    "fsize",
+    "locks",
+    "memlock",
+    "msgqueue",
+    "nice",
+    "nofile",
+    "nproc",
+    "rss",
+    "rtprio",
+    "rttime",
+    "sigpending",
+    "stack",
+    "as",
 ];
 
 /// Parses Docker's size strings for log options: `10m`, `1g`, `512k`, `100`.
 pub fn parse_size(text: &str) -> Result<u64, ApiError> {
     let lower = text.trim().to_ascii_lowercase();
-    let digits_end = lower.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(lower.len());
+    let digits_end = lower
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(lower.len());
     let (number, unit) = lower.split_at(digits_end);
-    let value: f64 = number.parse().map_err(|_| ApiError::bad_request(format!("invalid size: '{text}'")))?;
+    let value: f64 = number
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("invalid size: '{text}'")))?;
     let multiplier: f64 = match unit.trim_end_matches(['b', 'i']) {
         "" => 1.0,
         "k" => 1024.0,
@@ -167,14 +244,22 @@ pub fn parse_size(text: &str) -> Result<u64, ApiError> {
 }
 
 fn command_line(c: &Container) -> String {
-    std::iter::once(c.path.as_str()).chain(c.args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
+    std::iter::once(c.path.as_str())
+        .chain(c.args.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn exposed_ports(c: &Container) -> Value {
     if c.exposed_ports.is_empty() {
         return Value::Null;
     }
-    Value::Object(c.exposed_ports.iter().map(|p| (p.clone(), json!({}))).collect())
+    Value::Object(
+        c.exposed_ports
+            .iter()
+            .map(|p| (p.clone(), json!({})))
+            .collect(),
+    )
 }
 
 fn network_settings(c: &Container) -> Value {
@@ -352,12 +437,23 @@ pub fn status_text(c: &Container, now: DateTime<Utc>) -> String {
     match s.status {
         Status::Created => "Created".to_owned(),
         Status::Running => format!("Up {}", human_duration(now - s.started_at.unwrap_or(now))),
-        Status::Paused => format!("Up {} (Paused)", human_duration(now - s.started_at.unwrap_or(now))),
-        Status::Restarting => format!("Restarting ({}) {} ago", s.exit_code, human_duration(now - s.finished_at.unwrap_or(now))),
+        Status::Paused => format!(
+            "Up {} (Paused)",
+            human_duration(now - s.started_at.unwrap_or(now))
+        ),
+        Status::Restarting => format!(
+            "Restarting ({}) {} ago",
+            s.exit_code,
+            human_duration(now - s.finished_at.unwrap_or(now))
+        ),
         Status::Removing => "Removal In Progress".to_owned(),
         Status::Dead => "Dead".to_owned(),
         Status::Exited => match s.finished_at {
-            Some(finished) => format!("Exited ({}) {} ago", s.exit_code, human_duration(now - finished)),
+            Some(finished) => format!(
+                "Exited ({}) {} ago",
+                s.exit_code,
+                human_duration(now - finished)
+            ),
             None => format!("Exited ({})", s.exit_code),
         },
     }
@@ -403,10 +499,14 @@ pub fn human_duration(d: chrono::TimeDelta) -> String {
 
 fn image_config(image: &ImageRecord) -> Value {
     let config = image.config.config().clone().unwrap_or_default();
-    let ports: Option<BTreeMap<String, Value>> =
-        config.exposed_ports().as_ref().map(|p| p.iter().map(|k| (k.clone(), json!({}))).collect());
-    let volumes: Option<BTreeMap<String, Value>> =
-        config.volumes().as_ref().map(|v| v.iter().map(|k| (k.clone(), json!({}))).collect());
+    let ports: Option<BTreeMap<String, Value>> = config
+        .exposed_ports()
+        .as_ref()
+        .map(|p| p.iter().map(|k| (k.clone(), json!({}))).collect());
+    let volumes: Option<BTreeMap<String, Value>> = config
+        .volumes()
+        .as_ref()
+        .map(|v| v.iter().map(|k| (k.clone(), json!({}))).collect());
     json!({
         "User": config.user().clone().unwrap_or_default(),
         "ExposedPorts": ports,
@@ -519,7 +619,10 @@ mod tests {
             "Image": "busybox", "HostConfig": {"Binds": ["/a:/b"]}
         }))
         .unwrap();
-        assert!(create_body(None, body).unwrap_err().message.contains("not supported"));
+        assert!(create_body(None, body)
+            .unwrap_err()
+            .message
+            .contains("not supported"));
         let body: ContainerCreateBody = serde_json::from_value(json!({
             "Image": "busybox", "HostConfig": {"SecurityOpt": ["bogus"]}
         }))
@@ -538,7 +641,10 @@ mod tests {
     }
 
     fn sample() -> Container {
-        let mut spec = ContainerSpec { image: "busybox".into(), ..Default::default() };
+        let mut spec = ContainerSpec {
+            image: "busybox".into(),
+            ..Default::default()
+        };
         spec.host.pids_limit = 10;
         Container {
             id: "a".repeat(64),
@@ -565,12 +671,18 @@ mod tests {
     #[test]
     fn responses_have_the_docker_models_shape() {
         let c = sample();
-        let paths = ContainerPaths { resolv_conf: "/r".into(), hostname: "/h".into(), hosts: "/hs".into(), log: "/l".into() };
+        let paths = ContainerPaths {
+            resolv_conf: "/r".into(),
+            hostname: "/h".into(),
+            hosts: "/hs".into(),
+            log: "/l".into(),
+        };
         let inspected: berth_api::models::ContainerInspectResponse =
             serde_json::from_value(inspect(&c, "busybox", &paths)).unwrap();
         assert_eq!(inspected.name.as_deref(), Some("/web"));
         assert_eq!(inspected.host_config.unwrap().pids_limit, Some(10));
-        let listed: berth_api::models::ContainerSummary = serde_json::from_value(summary(&c)).unwrap();
+        let listed: berth_api::models::ContainerSummary =
+            serde_json::from_value(summary(&c)).unwrap();
         assert_eq!(listed.command.as_deref(), Some("sh -c true"));
         assert_eq!(listed.status.as_deref(), Some("Created"));
     }

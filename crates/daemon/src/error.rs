@@ -18,15 +18,24 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn bad_request(message: impl Into<String>) -> ApiError {
-        ApiError { status: StatusCode::BAD_REQUEST, message: message.into() }
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+        }
     }
 
     pub fn not_found(message: impl Into<String>) -> ApiError {
-        ApiError { status: StatusCode::NOT_FOUND, message: message.into() }
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            message: message.into(),
+        }
     }
 
     pub fn not_implemented(message: impl Into<String>) -> ApiError {
-        ApiError { status: StatusCode::NOT_IMPLEMENTED, message: message.into() }
+        ApiError {
+            status: StatusCode::NOT_IMPLEMENTED,
+            message: message.into(),
+        }
     }
 }
 
@@ -46,13 +55,19 @@ impl From<berth_engine::Error> for ApiError {
         // A command that cannot be executed is the user's mistake, not a server fault: Docker
         // answers 400 and the CLI turns the wording into exit code 126/127.
         let status = match &error {
-            berth_engine::Error::StartFailed { exit_code: 126 | 127, .. } => StatusCode::BAD_REQUEST,
+            berth_engine::Error::StartFailed {
+                exit_code: 126 | 127,
+                ..
+            } => StatusCode::BAD_REQUEST,
             other => status_for(other.kind()),
         };
         if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(error = %error, "request failed");
         }
-        ApiError { status, message: error.to_string() }
+        ApiError {
+            status,
+            message: error.to_string(),
+        }
     }
 }
 
@@ -62,6 +77,10 @@ impl IntoResponse for ApiError {
             // 304 must not carry a body.
             return self.status.into_response();
         }
-        (self.status, Json(serde_json::json!({ "message": self.message }))).into_response()
+        (
+            self.status,
+            Json(serde_json::json!({ "message": self.message })),
+        )
+            .into_response()
     }
 }

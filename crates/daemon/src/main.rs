@@ -1,5 +1,8 @@
 //! `berthd`: the Berth daemon. Serves the Docker Engine API on a unix socket.
 
+// Docker's inspect JSON is deep; serde_json's json! macro needs the headroom.
+#![recursion_limit = "256"]
+
 mod config;
 mod convert;
 mod error;
@@ -19,9 +22,15 @@ use crate::config::{Config, Flags};
 fn main() -> anyhow::Result<()> {
     let flags = Flags::parse();
     let (config, warnings) = Config::load(&flags)?;
-    let level = if config.log_level == "fatal" { "error" } else { config.log_level.as_str() };
+    let level = if config.log_level == "fatal" {
+        "error"
+    } else {
+        config.log_level.as_str()
+    };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(format!("{level},hyper=warn")))
+        .with_env_filter(tracing_subscriber::EnvFilter::new(format!(
+            "{level},hyper=warn"
+        )))
         .with_writer(std::io::stderr)
         .init();
     for warning in warnings {
@@ -38,7 +47,8 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.exec_root).with_context(|| format!("creating {}", config.exec_root.display()))?;
+    std::fs::create_dir_all(&config.exec_root)
+        .with_context(|| format!("creating {}", config.exec_root.display()))?;
     let pidfile = PidFile::create(&config.pidfile)?;
     let shim_binary = std::env::current_exe()
         .context("locating berthd")?
@@ -46,14 +56,19 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .map(|dir| dir.join("berth-shim"))
         .context("locating berth-shim")?;
     if !shim_binary.exists() {
-        bail!("berth-shim not found next to berthd (expected {})", shim_binary.display());
+        bail!(
+            "berth-shim not found next to berthd (expected {})",
+            shim_binary.display()
+        );
     }
     let log_max_size = match &config.log_max_size {
         Some(size) => convert::parse_size(size).map_err(|e| anyhow::anyhow!(e.message))?,
         None => berth_engine::DEFAULT_LOG_MAX_SIZE,
     };
     let log_max_file = match &config.log_max_file {
-        Some(n) => n.parse().with_context(|| format!("invalid max-file {n:?}"))?,
+        Some(n) => n
+            .parse()
+            .with_context(|| format!("invalid max-file {n:?}"))?,
         None => berth_engine::DEFAULT_LOG_MAX_FILE,
     };
     let engine = berth_engine::Engine::open(berth_engine::EngineConfig {
@@ -68,18 +83,24 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let info = routes::system::DaemonInfo {
         id: daemon_id(&config.data_root),
         data_root: config.data_root.display().to_string(),
-        exec_root: config.exec_root.display().to_string(),
         cgroup_version: match berth_engine::cgroup_version() {
             2 => "2".into(),
             _ => "1".into(),
         },
-        storage_driver: engine.images().driver_name().to_owned(),
-        started: std::time::Instant::now(),
+        storage_driver: match engine.images().snapshotter_kind() {
+            berth_image::SnapshotterKind::Overlay => "overlay2".to_owned(),
+            berth_image::SnapshotterKind::Vfs => "vfs".to_owned(),
+        },
     };
     let listener = bind(&config.socket)?;
     tracing::info!(socket = %config.socket.display(), data_root = %config.data_root.display(), "berthd is serving the Engine API");
-    let app = server::app(server::AppState { engine, info: Arc::new(info) });
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
+    let app = server::app(server::AppState {
+        engine,
+        info: Arc::new(info),
+    });
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
     let _ = std::fs::remove_file(&config.socket);
     drop(pidfile);
     served.context("serving the API")?;
@@ -96,9 +117,11 @@ fn bind(socket: &Path) -> anyhow::Result<UnixListener> {
         if std::os::unix::net::UnixStream::connect(socket).is_ok() {
             bail!("another daemon is already serving {}", socket.display());
         }
-        std::fs::remove_file(socket).with_context(|| format!("removing stale socket {}", socket.display()))?;
+        std::fs::remove_file(socket)
+            .with_context(|| format!("removing stale socket {}", socket.display()))?;
     }
-    let listener = UnixListener::bind(socket).with_context(|| format!("binding {}", socket.display()))?;
+    let listener =
+        UnixListener::bind(socket).with_context(|| format!("binding {}", socket.display()))?;
     std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o660))
         .with_context(|| format!("setting permissions of {}", socket.display()))?;
     Ok(listener)
@@ -124,7 +147,10 @@ fn getrandom_fill(bytes: &mut [u8]) -> std::io::Result<()> {
 
 async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         std::future::pending::<()>().await;
         return;
     };
@@ -153,7 +179,8 @@ impl PidFile {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        std::fs::write(path, format!("{}\n", std::process::id())).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, format!("{}\n", std::process::id()))
+            .with_context(|| format!("writing {}", path.display()))?;
         Ok(PidFile(path.to_path_buf()))
     }
 }

@@ -21,10 +21,6 @@ pub struct AppState {
     pub info: Arc<system::DaemonInfo>,
 }
 
-/// The API version a request asked for (its `/vX.Y` prefix), or the current one.
-#[derive(Debug, Clone, Copy)]
-pub struct RequestVersion(pub version::ApiVersion);
-
 /// Builds the application. Version prefixes are stripped before routing, so every route is
 /// declared once, unversioned.
 pub fn app(state: AppState) -> Router {
@@ -47,13 +43,23 @@ pub fn app(state: AppState) -> Router {
         .route("/containers/{id}/resize", post(containers::resize))
         .route("/containers/{id}/logs", get(streams::logs))
         .route("/containers/{id}/attach", post(streams::attach))
-        .route("/containers/{id}", axum::routing::delete(containers::remove))
+        .route(
+            "/containers/{id}",
+            axum::routing::delete(containers::remove),
+        )
         .route("/images/create", post(images::create))
         .route("/images/json", get(images::list))
-        .route("/images/{*rest}", get(images::get_dispatch).post(images::post_dispatch).delete(images::remove))
+        .route(
+            "/images/{*rest}",
+            get(images::get_dispatch)
+                .post(images::post_dispatch)
+                .delete(images::remove),
+        )
         .fallback(not_found)
         .with_state(state);
-    Router::new().fallback_service(api).layer(axum::middleware::from_fn(negotiate_version))
+    Router::new()
+        .fallback_service(api)
+        .layer(axum::middleware::from_fn(negotiate_version))
 }
 
 async fn not_found(uri: Uri) -> ApiError {
@@ -63,22 +69,21 @@ async fn not_found(uri: Uri) -> ApiError {
 /// Strips and checks the `/vX.Y` prefix, and adds Docker's headers to every response.
 async fn negotiate_version(mut request: Request, next: Next) -> Response {
     let (requested, rest) = version::split_path(request.uri().path());
-    let mut api_version = version::CURRENT;
     if let Some(requested) = requested {
         if let Err(message) = version::check(requested) {
             return with_headers(ApiError::bad_request(message).into_response());
         }
-        api_version = requested;
         let path_and_query = match request.uri().query() {
             Some(query) => format!("{rest}?{query}"),
             None => rest.to_owned(),
         };
         match path_and_query.parse::<Uri>() {
             Ok(uri) => *request.uri_mut() = uri,
-            Err(_) => return with_headers(ApiError::bad_request("invalid request path").into_response()),
+            Err(_) => {
+                return with_headers(ApiError::bad_request("invalid request path").into_response())
+            }
         }
     }
-    request.extensions_mut().insert(RequestVersion(api_version));
     with_headers(next.run(request).await)
 }
 

@@ -96,18 +96,28 @@ impl Engine {
     /// Opens the engine's state under `config.data_root` and re-attaches to the containers that
     /// were running when the previous daemon stopped. Must be called inside a tokio runtime.
     pub async fn open(config: EngineConfig) -> Result<Arc<Engine>> {
-        for dir in [&config.data_root, &config.exec_root, &config.data_root.join("containers")] {
+        for dir in [
+            &config.data_root,
+            &config.exec_root,
+            &config.data_root.join("containers"),
+        ] {
             std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir.as_path(), e))?;
         }
         let images = Arc::new(ImageStore::open(&config.data_root.join("image"))?);
         let store = ContainerStore::open(&config.data_root.join("berth.db"))?;
-        let engine = Arc::new(Engine { config, images, store, containers: Mutex::new(HashMap::new()) });
+        let engine = Arc::new(Engine {
+            config,
+            images,
+            store,
+            containers: Mutex::new(HashMap::new()),
+        });
         let records = engine.store.load_all()?;
         let mut to_recover = Vec::new();
         {
             let mut table = engine.table()?;
             for record in records {
-                let alive = record.state.status.is_alive() || record.state.status == Status::Removing;
+                let alive =
+                    record.state.status.is_alive() || record.state.status == Status::Removing;
                 let id = record.id.clone();
                 let handle = Handle::new_arc(record);
                 table.insert(id, handle.clone());
@@ -128,7 +138,9 @@ impl Engine {
     }
 
     pub(crate) fn table(&self) -> Result<std::sync::MutexGuard<'_, HashMap<String, Arc<Handle>>>> {
-        self.containers.lock().map_err(|_| Error::internal("container table lock poisoned"))
+        self.containers
+            .lock()
+            .map_err(|_| Error::internal("container table lock poisoned"))
     }
 
     /// Finds a container by full ID, name (with or without the leading `/`), or unique ID prefix.
@@ -151,7 +163,9 @@ impl Engine {
         match by_prefix.len() {
             1 => Ok(by_prefix.remove(0)),
             0 => Err(Error::not_found(format!("No such container: {reference}"))),
-            _ => Err(Error::invalid(format!("multiple IDs found with provided prefix: {reference}"))),
+            _ => Err(Error::invalid(format!(
+                "multiple IDs found with provided prefix: {reference}"
+            ))),
         }
     }
 
@@ -168,19 +182,33 @@ impl Engine {
         let mut out: Vec<Container> = all
             .into_iter()
             .filter(|c| include_stopped || c.state.status.is_alive())
-            .filter(|c| options.status.is_empty() || options.status.iter().any(|s| s == c.state.status.as_str()))
-            .filter(|c| options.names.is_empty() || options.names.iter().any(|n| name_matches(n, &c.name)))
-            .filter(|c| options.ids.is_empty() || options.ids.iter().any(|i| c.id.starts_with(i.as_str())))
             .filter(|c| {
-                options.labels.iter().all(|want| match want.split_once('=') {
-                    Some((k, v)) => c.labels.get(k).is_some_and(|have| have == v),
-                    None => c.labels.contains_key(want.as_str()),
-                })
+                options.status.is_empty()
+                    || options.status.iter().any(|s| s == c.state.status.as_str())
             })
-            .filter(|c| options.ancestors.is_empty() || options.ancestors.iter().any(|a| self.is_ancestor(a, c)))
+            .filter(|c| {
+                options.names.is_empty() || options.names.iter().any(|n| name_matches(n, &c.name))
+            })
+            .filter(|c| {
+                options.ids.is_empty() || options.ids.iter().any(|i| c.id.starts_with(i.as_str()))
+            })
+            .filter(|c| {
+                options
+                    .labels
+                    .iter()
+                    .all(|want| match want.split_once('=') {
+                        Some((k, v)) => c.labels.get(k).is_some_and(|have| have == v),
+                        None => c.labels.contains_key(want.as_str()),
+                    })
+            })
+            .filter(|c| {
+                options.ancestors.is_empty()
+                    || options.ancestors.iter().any(|a| self.is_ancestor(a, c))
+            })
             .filter(|c| {
                 options.exited.is_empty()
-                    || (c.state.status == Status::Exited && options.exited.contains(&c.state.exit_code))
+                    || (c.state.status == Status::Exited
+                        && options.exited.contains(&c.state.exit_code))
             })
             .collect();
         if let Some(limit) = options.limit {
@@ -193,7 +221,11 @@ impl Engine {
     /// imported single-layer images the two coincide).
     fn is_ancestor(&self, reference: &str, container: &Container) -> bool {
         container.spec.image == reference
-            || self.images.resolve(reference).map(|image| image.id == container.image_id).unwrap_or(false)
+            || self
+                .images
+                .resolve(reference)
+                .map(|image| image.id == container.image_id)
+                .unwrap_or(false)
     }
 
     pub(crate) fn container_dir(&self, id: &str) -> PathBuf {

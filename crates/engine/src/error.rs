@@ -32,7 +32,11 @@ pub enum Error {
     #[error("{message}")]
     StartFailed { message: String, exit_code: i64 },
     #[error("{action} {path}: {source}")]
-    Io { action: &'static str, path: PathBuf, source: std::io::Error },
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("database: {0}")]
     Database(#[from] rusqlite::Error),
     #[error(transparent)]
@@ -58,29 +62,46 @@ impl Error {
                 berth_image::ErrorKind::InvalidArgument => ErrorKind::InvalidArgument,
                 berth_image::ErrorKind::Internal => ErrorKind::Internal,
             },
-            Error::StartFailed { .. } | Error::Io { .. } | Error::Database(_) | Error::Internal { .. } => {
-                ErrorKind::Internal
-            }
+            Error::StartFailed { .. }
+            | Error::Io { .. }
+            | Error::Database(_)
+            | Error::Internal { .. } => ErrorKind::Internal,
         }
     }
 
     pub(crate) fn not_found(message: impl Into<String>) -> Error {
-        Error::NotFound { message: message.into() }
+        Error::NotFound {
+            message: message.into(),
+        }
     }
 
     pub(crate) fn conflict(message: impl Into<String>) -> Error {
-        Error::Conflict { message: message.into() }
+        Error::Conflict {
+            message: message.into(),
+        }
     }
 
     pub(crate) fn invalid(message: impl Into<String>) -> Error {
-        Error::InvalidArgument { message: message.into() }
+        Error::InvalidArgument {
+            message: message.into(),
+        }
     }
 
     pub(crate) fn internal(message: impl Into<String>) -> Error {
-        Error::Internal { message: message.into() }
+        Error::Internal {
+            message: message.into(),
+        }
     }
 
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Error {
-        Error::Io { action, path: path.into(), source }
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Error {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
     }
 }

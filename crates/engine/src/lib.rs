@@ -16,11 +16,11 @@ mod store;
 mod top;
 mod user;
 
+pub use container::create::Created;
 pub use container::model::{
     Container, ContainerSpec, HostSpec, NetworkMode, RestartPolicy, SeccompMode, State, Status,
     Ulimit,
 };
-pub use container::create::Created;
 pub use container::wait::{WaitCondition, WaitOutcome, Waiter};
 pub use engine::{Engine, EngineConfig, ListOptions};
 pub use error::{Error, ErrorKind, Result};

@@ -54,7 +54,11 @@ struct RawEntry {
 
 fn decode(line: &[u8]) -> Option<LogEntry> {
     let raw: RawEntry = serde_json::from_slice(line).ok()?;
-    Some(LogEntry { stream: raw.stream, time: raw.time, line: raw.log.into_bytes() })
+    Some(LogEntry {
+        stream: raw.stream,
+        time: raw.time,
+        line: raw.log.into_bytes(),
+    })
 }
 
 /// The log files of a container, oldest first: `LOG.(n)`, …, `LOG.1`, `LOG`.
@@ -76,7 +80,9 @@ pub fn read_history(path: &Path, options: &LogOptions) -> (Vec<LogEntry>, Follow
     let mut entries = Vec::new();
     let files = rotated_files(path);
     for file in &files[..files.len() - 1] {
-        let Ok(handle) = File::open(file) else { continue };
+        let Ok(handle) = File::open(file) else {
+            continue;
+        };
         for line in BufReader::new(handle).split(b'\n').map_while(|l| l.ok()) {
             entries.extend(decode(&line).filter(|e| options.wants(e)));
         }
@@ -101,12 +107,22 @@ pub struct Follower {
 impl Follower {
     /// Starts at the beginning of the current log file.
     pub fn from_start(path: &Path) -> Follower {
-        Follower { path: path.to_path_buf(), file: None, offset: 0, pending: Vec::new() }
+        Follower {
+            path: path.to_path_buf(),
+            file: None,
+            offset: 0,
+            pending: Vec::new(),
+        }
     }
 
     /// Starts at the current end of the log (new output only), as attach does.
     pub fn at_end(path: &Path) -> Follower {
-        let mut follower = Follower { path: path.to_path_buf(), file: None, offset: 0, pending: Vec::new() };
+        let mut follower = Follower {
+            path: path.to_path_buf(),
+            file: None,
+            offset: 0,
+            pending: Vec::new(),
+        };
         if let Ok(file) = File::open(path) {
             if let Ok(meta) = file.metadata() {
                 follower.offset = meta.len();
@@ -130,7 +146,9 @@ impl Follower {
                     Err(_) => return out,
                 }
             }
-            let Some((file, inode)) = self.file.as_mut() else { return out };
+            let Some((file, inode)) = self.file.as_mut() else {
+                return out;
+            };
             if file.seek(SeekFrom::Start(self.offset)).is_ok() {
                 let mut chunk = Vec::new();
                 if let Ok(read) = file.read_to_end(&mut chunk) {
@@ -142,7 +160,9 @@ impl Follower {
                 let line: Vec<u8> = self.pending.drain(..=end).collect();
                 out.extend(decode(&line[..line.len() - 1]));
             }
-            let rotated = std::fs::metadata(&self.path).map(|m| m.ino() != *inode).unwrap_or(false);
+            let rotated = std::fs::metadata(&self.path)
+                .map(|m| m.ino() != *inode)
+                .unwrap_or(false);
             if !rotated {
                 return out;
             }
@@ -190,22 +210,52 @@ mod tests {
     use std::io::Write;
 
     fn line(stream: &str, text: &str, secs: i64) -> String {
-        let time = DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap().to_rfc3339();
-        format!("{}\n", serde_json::json!({"log": text, "stream": stream, "time": time}))
+        let time = DateTime::from_timestamp(1_700_000_000 + secs, 0)
+            .unwrap()
+            .to_rfc3339();
+        format!(
+            "{}\n",
+            serde_json::json!({"log": text, "stream": stream, "time": time})
+        )
     }
 
     #[test]
     fn reads_filters_and_tails_across_rotated_files() {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("c-json.log");
-        std::fs::write(format!("{}.1", log.display()), line("stdout", "one\n", 0) + &line("stderr", "two\n", 1)).unwrap();
-        std::fs::write(&log, line("stdout", "three\n", 2) + &line("stdout", "four\n", 3)).unwrap();
-        let all = LogOptions { stdout: true, stderr: true, ..Default::default() };
-        let texts: Vec<_> = read_history(&log, &all).0.into_iter().map(|e| String::from_utf8(e.line).unwrap()).collect();
+        std::fs::write(
+            format!("{}.1", log.display()),
+            line("stdout", "one\n", 0) + &line("stderr", "two\n", 1),
+        )
+        .unwrap();
+        std::fs::write(
+            &log,
+            line("stdout", "three\n", 2) + &line("stdout", "four\n", 3),
+        )
+        .unwrap();
+        let all = LogOptions {
+            stdout: true,
+            stderr: true,
+            ..Default::default()
+        };
+        let texts: Vec<_> = read_history(&log, &all)
+            .0
+            .into_iter()
+            .map(|e| String::from_utf8(e.line).unwrap())
+            .collect();
         assert_eq!(texts, ["one\n", "two\n", "three\n", "four\n"]);
-        let stdout_tail = LogOptions { stdout: true, tail: Some(2), ..Default::default() };
+        let stdout_tail = LogOptions {
+            stdout: true,
+            tail: Some(2),
+            ..Default::default()
+        };
         assert_eq!(read_history(&log, &stdout_tail).0.len(), 2);
-        let since = LogOptions { stdout: true, stderr: true, since: DateTime::from_timestamp(1_700_000_002, 0), ..Default::default() };
+        let since = LogOptions {
+            stdout: true,
+            stderr: true,
+            since: DateTime::from_timestamp(1_700_000_002, 0),
+            ..Default::default()
+        };
         assert_eq!(read_history(&log, &since).0.len(), 2);
     }
 
@@ -220,7 +270,8 @@ mod tests {
         f.write_all(line("stdout", "new\n", 1).as_bytes()).unwrap();
         f.write_all(b"{\"log\":\"par").unwrap();
         assert_eq!(follower.poll().len(), 1);
-        f.write_all(b"tial\",\"stream\":\"stdout\",\"time\":\"2026-01-01T00:00:00Z\"}\n").unwrap();
+        f.write_all(b"tial\",\"stream\":\"stdout\",\"time\":\"2026-01-01T00:00:00Z\"}\n")
+            .unwrap();
         std::fs::rename(&log, format!("{}.1", log.display())).unwrap();
         std::fs::write(&log, line("stderr", "rotated\n", 2)).unwrap();
         let got = follower.poll();

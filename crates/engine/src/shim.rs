@@ -2,7 +2,7 @@
 //! reading its handshake, talking to its control socket, and learning when it has exited.
 
 use std::io::{BufRead, BufReader};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -55,7 +55,6 @@ pub struct ExitRecord {
 #[derive(Debug, Clone, Deserialize)]
 pub struct StateRecord {
     pub shim_pid: i32,
-    pub pid: i32,
 }
 
 /// Spawns a shim and waits for its handshake. Blocking: call from a blocking thread.
@@ -97,16 +96,28 @@ pub fn launch(launch: &ShimLaunch<'_>) -> Result<Started> {
     // The first shim process exits right after the handshake; reap it here.
     let _ = child.wait();
     let handshake: Handshake = serde_json::from_str(line.trim()).map_err(|_| {
-        Error::internal(format!("berth-shim gave no handshake (got {:?}); see the daemon log", line.trim()))
+        Error::internal(format!(
+            "berth-shim gave no handshake (got {:?}); see the daemon log",
+            line.trim()
+        ))
     })?;
     match (handshake.shim_pid, handshake.pid, handshake.error) {
         (Some(shim_pid), Some(pid), None) => Ok(Started { shim_pid, pid }),
         (_, _, error) => {
             let message = error.unwrap_or_else(|| "berth-shim failed without a message".to_owned());
             match handshake.kind.as_deref() {
-                Some("not_found") => Err(Error::StartFailed { message, exit_code: 127 }),
-                Some("not_executable") => Err(Error::StartFailed { message, exit_code: 126 }),
-                _ => Err(Error::StartFailed { message, exit_code: 125 }),
+                Some("not_found") => Err(Error::StartFailed {
+                    message,
+                    exit_code: 127,
+                }),
+                Some("not_executable") => Err(Error::StartFailed {
+                    message,
+                    exit_code: 126,
+                }),
+                _ => Err(Error::StartFailed {
+                    message,
+                    exit_code: 125,
+                }),
             }
         }
     }
@@ -150,7 +161,9 @@ pub async fn open_stdin(state_dir: &Path) -> Result<UnixStream> {
 
 async fn connect(state_dir: &Path) -> Result<UnixStream> {
     let path = socket_path(state_dir);
-    UnixStream::connect(&path)
+    let short = berth_runtime::socket_path::ShortSocketPath::new(state_dir, "shim.sock")
+        .map_err(|e| Error::io("connect to shim", &path, e))?;
+    UnixStream::connect(short.path())
         .await
         .map_err(|e| Error::io("connect to shim", path, e))
 }
@@ -163,8 +176,12 @@ async fn read_reply(stream: &mut UnixStream, state_dir: &Path) -> Result<()> {
         .read_until(b'\n', &mut reply)
         .await
         .map_err(|e| Error::io("read from shim", socket_path(state_dir), e))?;
-    let value: serde_json::Value = serde_json::from_slice(&reply)
-        .map_err(|_| Error::internal(format!("shim sent a bad reply: {}", String::from_utf8_lossy(&reply))))?;
+    let value: serde_json::Value = serde_json::from_slice(&reply).map_err(|_| {
+        Error::internal(format!(
+            "shim sent a bad reply: {}",
+            String::from_utf8_lossy(&reply)
+        ))
+    })?;
     match value.get("error").and_then(|e| e.as_str()) {
         Some(message) => Err(Error::internal(format!("shim: {message}"))),
         None => Ok(()),
@@ -191,16 +208,15 @@ impl ProcessWatch {
         }
         // SAFETY: the kernel just returned this fd to us and nothing else owns it.
         let owned = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
-        AsyncFd::new(owned).ok().map(|fd| ProcessWatch { fd })
+        // SAFETY: `owned` is a pidfd we own exclusively; it stays open (inside the AsyncFd)
+        // for as long as it is registered.
+        unsafe { AsyncFd::register_with_interest(owned, tokio::io::Interest::READABLE) }
+            .ok()
+            .map(|fd| ProcessWatch { fd })
     }
 
     /// Resolves when the process has exited.
     pub async fn exited(&self) {
         let _ = self.fd.readable().await;
-    }
-
-    /// The raw pidfd, for signalling with pidfd_send_signal.
-    pub fn raw(&self) -> RawFd {
-        self.fd.get_ref().as_raw_fd()
     }
 }

@@ -27,7 +27,12 @@ pub fn cgroups_path(id: &str) -> String {
 }
 
 /// Builds the container's OCI spec. `rootfs` is the mounted overlay.
-pub fn build(container: &Container, rootfs: &Path, user: &ResolvedUser, etc: &EtcFiles<'_>) -> Result<Spec> {
+pub fn build(
+    container: &Container,
+    rootfs: &Path,
+    user: &ResolvedUser,
+    etc: &EtcFiles<'_>,
+) -> Result<Spec> {
     let host = &container.spec.host;
     let capabilities = capabilities(host.privileged, &host.cap_add, &host.cap_drop)?;
     let cap_names: Vec<String> = capabilities.iter().map(|c| format!("CAP_{c}")).collect();
@@ -56,10 +61,9 @@ pub fn build(container: &Container, rootfs: &Path, user: &ResolvedUser, etc: &Et
     if host.privileged {
         // Docker gives privileged containers a writable /sys and cgroup tree.
         for mount in &mut mounts {
-            if let Some(options) = mount["options"].as_array_mut() {
-                if mount["type"] == "sysfs" || mount["type"] == "cgroup" {
-                    options.retain(|o| o != "ro");
-                }
+            let writable = mount["type"] == "sysfs" || mount["type"] == "cgroup";
+            if let Some(options) = mount["options"].as_array_mut().filter(|_| writable) {
+                options.retain(|o| o != "ro");
             }
         }
     }
@@ -105,11 +109,14 @@ pub fn build(container: &Container, rootfs: &Path, user: &ResolvedUser, etc: &Et
     let (masked, readonly): (Vec<String>, Vec<String>) = if host.privileged {
         (Vec::new(), Vec::new())
     } else {
-        (defaults::default_masked_paths(), defaults::default_readonly_paths())
+        (
+            defaults::default_masked_paths(),
+            defaults::default_readonly_paths(),
+        )
     };
 
     let devices_cgroup = if host.privileged {
-        json!([{"allow": true, "access": "rwm"}])
+        to_value(&defaults::privileged_device_cgroup_rules(), "device rules")?
     } else {
         to_value(&defaults::default_device_cgroup_rules(), "device rules")?
     };
@@ -155,7 +162,8 @@ pub fn build(container: &Container, rootfs: &Path, user: &ResolvedUser, etc: &Et
     });
     let mut spec = spec;
     strip_nulls(&mut spec);
-    serde_json::from_value(spec).map_err(|e| Error::internal(format!("generated OCI spec is invalid: {e}")))
+    serde_json::from_value(spec)
+        .map_err(|e| Error::internal(format!("generated OCI spec is invalid: {e}")))
 }
 
 fn resources(container: &Container, devices: Value) -> Value {
@@ -184,7 +192,10 @@ fn resources(container: &Container, devices: Value) -> Value {
         // --cpus N is a quota of N periods per 100 ms period, as Docker computes it.
         let period: i64 = 100_000;
         cpu.insert("period".into(), json!(period));
-        cpu.insert("quota".into(), json!(host.nano_cpus * period / 1_000_000_000));
+        cpu.insert(
+            "quota".into(),
+            json!(host.nano_cpus * period / 1_000_000_000),
+        );
     } else {
         if host.cpu_period > 0 {
             cpu.insert("period".into(), json!(host.cpu_period));
@@ -216,8 +227,14 @@ fn resources(container: &Container, devices: Value) -> Value {
 /// The capability set: Docker's default (or all for --privileged), then `--cap-add`, then
 /// `--cap-drop`; `ALL` works in both lists as in Docker.
 pub fn capabilities(privileged: bool, add: &[String], drop: &[String]) -> Result<Vec<Capability>> {
-    let all = defaults::all_capabilities();
-    let mut set: Vec<Capability> = if privileged { all.clone() } else { defaults::default_capabilities() };
+    // Only capabilities in our own bounding set can be granted (this machine lacks
+    // CAP_SYS_RESOURCE, for one); asking for more makes capset fail.
+    let all = defaults::available_capabilities();
+    let mut set: Vec<Capability> = if privileged {
+        all.clone()
+    } else {
+        defaults::default_capabilities()
+    };
     let parse = |name: &str| -> Result<Option<Capability>> {
         let upper = name.trim().to_ascii_uppercase();
         if upper == "ALL" {
@@ -267,12 +284,24 @@ fn docker_profile_to_oci(profile: &str) -> Result<Value> {
         .and_then(Value::as_str)
         .ok_or_else(|| invalid("missing defaultAction"))?;
     let mut syscalls = Vec::new();
-    for rule in docker.get("syscalls").and_then(Value::as_array).into_iter().flatten() {
-        let mut names: Vec<Value> = rule.get("names").and_then(Value::as_array).cloned().unwrap_or_default();
+    for rule in docker
+        .get("syscalls")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let mut names: Vec<Value> = rule
+            .get("names")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         if let Some(name) = rule.get("name").and_then(Value::as_str) {
             names.push(json!(name));
         }
-        let action = rule.get("action").and_then(Value::as_str).ok_or_else(|| invalid("syscall rule without action"))?;
+        let action = rule
+            .get("action")
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid("syscall rule without action"))?;
         let mut entry = json!({"names": names, "action": action});
         if let Some(args) = rule.get("args").filter(|a| !a.is_null()) {
             entry["args"] = args.clone();
@@ -289,14 +318,24 @@ fn docker_profile_to_oci(profile: &str) -> Result<Value> {
     let architectures: Vec<Value> = docker
         .get("archMap")
         .and_then(Value::as_array)
-        .map(|m| m.iter().filter_map(|a| a.get("architecture").cloned()).collect())
-        .or_else(|| docker.get("architectures").and_then(Value::as_array).cloned())
+        .map(|m| {
+            m.iter()
+                .filter_map(|a| a.get("architecture").cloned())
+                .collect()
+        })
+        .or_else(|| {
+            docker
+                .get("architectures")
+                .and_then(Value::as_array)
+                .cloned()
+        })
         .unwrap_or_default();
     if !architectures.is_empty() {
         oci["architectures"] = json!(architectures);
     }
     // Validate now, so a bad profile is a 400 at create rather than a failed start.
-    serde_json::from_value::<oci_spec::runtime::LinuxSeccomp>(oci.clone()).map_err(|e| invalid(&e.to_string()))?;
+    serde_json::from_value::<oci_spec::runtime::LinuxSeccomp>(oci.clone())
+        .map_err(|e| invalid(&e.to_string()))?;
     Ok(oci)
 }
 
@@ -308,7 +347,10 @@ pub fn validate_seccomp_profile(profile: &str) -> Result<()> {
 fn to_values<T: serde::Serialize>(items: &[T], what: &str) -> Result<Vec<Value>> {
     items
         .iter()
-        .map(|i| serde_json::to_value(i).map_err(|e| Error::internal(format!("encode default {what}: {e}"))))
+        .map(|i| {
+            serde_json::to_value(i)
+                .map_err(|e| Error::internal(format!("encode default {what}: {e}")))
+        })
         .collect()
 }
 
@@ -331,13 +373,21 @@ mod tests {
     fn capability_arithmetic_matches_docker() {
         let default = capabilities(false, &[], &[]).unwrap();
         assert_eq!(default.len(), 14);
-        let added = capabilities(false, &["net_admin".into(), "CAP_SYS_PTRACE".into()], &["chown".into()]).unwrap();
+        let added = capabilities(
+            false,
+            &["net_admin".into(), "CAP_SYS_PTRACE".into()],
+            &["chown".into()],
+        )
+        .unwrap();
         assert!(added.contains(&Capability::NetAdmin));
         assert!(added.contains(&Capability::SysPtrace));
         assert!(!added.contains(&Capability::Chown));
         let only = capabilities(false, &["NET_BIND_SERVICE".into()], &["ALL".into()]).unwrap();
         assert_eq!(only, vec![Capability::NetBindService]);
-        assert!(capabilities(false, &["NOT_A_CAP".into()], &[]).unwrap_err().to_string().contains("invalid capability"));
+        assert!(capabilities(false, &["NOT_A_CAP".into()], &[])
+            .unwrap_err()
+            .to_string()
+            .contains("invalid capability"));
         assert!(capabilities(true, &[], &[]).unwrap().len() > 30);
     }
 
@@ -349,6 +399,9 @@ mod tests {
         assert_eq!(oci["defaultAction"], "SCMP_ACT_ERRNO");
         assert_eq!(oci["syscalls"][0]["names"][1], "write");
         assert!(validate_seccomp_profile("{").is_err());
-        assert!(validate_seccomp_profile(r#"{"syscalls":[]}"#).unwrap_err().to_string().contains("defaultAction"));
+        assert!(validate_seccomp_profile(r#"{"syscalls":[]}"#)
+            .unwrap_err()
+            .to_string()
+            .contains("defaultAction"));
     }
 }

@@ -33,7 +33,9 @@ impl ContainerStore {
     }
 
     fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>> {
-        self.db.lock().map_err(|_| Error::internal("container store lock poisoned"))
+        self.db
+            .lock()
+            .map_err(|_| Error::internal("container store lock poisoned"))
     }
 
     /// Inserts a new record; a taken name is a conflict with Docker's message.
@@ -41,7 +43,11 @@ impl ContainerStore {
         let record = encode(container)?;
         let db = self.conn()?;
         let existing: Option<String> = db
-            .query_row("SELECT id FROM containers WHERE name = ?1", [&container.name], |r| r.get(0))
+            .query_row(
+                "SELECT id FROM containers WHERE name = ?1",
+                [&container.name],
+                |r| r.get(0),
+            )
             .optional()?;
         if let Some(id) = existing {
             return Err(Error::conflict(format!(
@@ -69,7 +75,8 @@ impl ContainerStore {
 
     /// Deletes a record; deleting a missing one is not an error.
     pub fn delete(&self, id: &str) -> Result<()> {
-        self.conn()?.execute("DELETE FROM containers WHERE id = ?1", [id])?;
+        self.conn()?
+            .execute("DELETE FROM containers WHERE id = ?1", [id])?;
         Ok(())
     }
 
@@ -91,5 +98,6 @@ impl ContainerStore {
 }
 
 fn encode(container: &Container) -> Result<String> {
-    serde_json::to_string(container).map_err(|e| Error::internal(format!("encode container record: {e}")))
+    serde_json::to_string(container)
+        .map_err(|e| Error::internal(format!("encode container record: {e}")))
 }

@@ -13,7 +13,11 @@ pub struct TopResult {
 
 /// Runs `ps` with `ps_args` (Docker's default `-ef`) and keeps the rows of `pids`.
 pub fn top(pids: &[i32], ps_args: &str) -> Result<TopResult> {
-    let args: Vec<&str> = if ps_args.trim().is_empty() { vec!["-ef"] } else { ps_args.split_whitespace().collect() };
+    let args: Vec<&str> = if ps_args.trim().is_empty() {
+        vec!["-ef"]
+    } else {
+        ps_args.split_whitespace().collect()
+    };
     let output = Command::new("ps")
         .args(&args)
         .output()
@@ -31,7 +35,9 @@ pub fn top(pids: &[i32], ps_args: &str) -> Result<TopResult> {
 /// column (the command) keeps its spaces.
 fn parse(output: &str, pids: &[i32]) -> Result<TopResult> {
     let mut lines = output.lines();
-    let header = lines.next().ok_or_else(|| Error::internal("ps printed nothing"))?;
+    let header = lines
+        .next()
+        .ok_or_else(|| Error::internal("ps printed nothing"))?;
     let titles: Vec<String> = header.split_whitespace().map(str::to_owned).collect();
     let pid_column = titles
         .iter()
@@ -43,11 +49,16 @@ fn parse(output: &str, pids: &[i32]) -> Result<TopResult> {
         if fields.len() < titles.len() {
             continue;
         }
-        let Ok(pid) = fields[pid_column].parse::<i32>() else { continue };
+        let Ok(pid) = fields[pid_column].parse::<i32>() else {
+            continue;
+        };
         if !pids.contains(&pid) {
             continue;
         }
-        let mut row: Vec<String> = fields[..titles.len() - 1].iter().map(|f| (*f).to_owned()).collect();
+        let mut row: Vec<String> = fields[..titles.len() - 1]
+            .iter()
+            .map(|f| (*f).to_owned())
+            .collect();
         row.push(fields[titles.len() - 1..].join(" "));
         processes.push(row);
     }
@@ -63,7 +74,19 @@ mod tests {
         let out = "UID PID PPID C STIME TTY TIME CMD\nroot 10 1 0 07:00 ? 00:00:00 sleep 100\nroot 11 1 0 07:00 ? 00:00:00 other\n";
         let top = parse(out, &[10]).unwrap();
         assert_eq!(top.titles.len(), 8);
-        assert_eq!(top.processes, vec![vec!["root", "10", "1", "0", "07:00", "?", "00:00:00", "sleep 100"]]);
+        assert_eq!(
+            top.processes,
+            vec![vec![
+                "root",
+                "10",
+                "1",
+                "0",
+                "07:00",
+                "?",
+                "00:00:00",
+                "sleep 100"
+            ]]
+        );
         assert!(parse("USER COMMAND\nroot x\n", &[1]).is_err());
     }
 }

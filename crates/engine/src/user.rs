@@ -27,9 +27,13 @@ pub fn resolve(rootfs: &Path, user: &str) -> Result<ResolvedUser> {
     let groups = read_in_root(rootfs, "etc/group");
 
     let user_part = if user_part.is_empty() { "0" } else { user_part };
-    let entry = passwd.lines().map(|l| l.split(':').collect::<Vec<_>>()).find(|f| {
-        f.len() >= 4 && (f[0] == user_part || (user_part.parse::<u32>().is_ok() && f[2] == user_part))
-    });
+    let entry = passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| {
+            f.len() >= 4
+                && (f[0] == user_part || (user_part.parse::<u32>().is_ok() && f[2] == user_part))
+        });
     let (uid, mut gid, name, home) = match (&entry, user_part.parse::<u32>()) {
         (Some(f), _) => (
             parse_id(f[2], user)?,
@@ -55,30 +59,40 @@ pub fn resolve(rootfs: &Path, user: &str) -> Result<ResolvedUser> {
                 .map(|f| parse_id(f[2], user))
                 .transpose()?
                 .ok_or_else(|| {
-                    Error::invalid(format!("unable to find group {group}: no matching entries in group file"))
+                    Error::invalid(format!(
+                        "unable to find group {group}: no matching entries in group file"
+                    ))
                 })?,
         };
     }
 
-    let mut additional_gids: Vec<u32> = if name.is_empty() {
-        Vec::new()
-    } else {
-        groups
-            .lines()
-            .map(|l| l.split(':').collect::<Vec<_>>())
-            .filter(|f| f.len() >= 4 && f[3].split(',').any(|m| m == name))
-            .filter_map(|f| f[2].parse().ok())
-            .collect()
-    };
-    additional_gids.retain(|g| *g != gid);
-    additional_gids.dedup();
-    Ok(ResolvedUser { uid, gid, additional_gids, home })
+    // Like runc: the primary group first, then every group listing the user as a member.
+    let mut additional_gids = vec![gid];
+    if !name.is_empty() {
+        for fields in groups.lines().map(|l| l.split(':').collect::<Vec<_>>()) {
+            if fields.len() >= 4 && fields[3].split(',').any(|m| m == name) {
+                if let Ok(member_gid) = fields[2].parse::<u32>() {
+                    if !additional_gids.contains(&member_gid) {
+                        additional_gids.push(member_gid);
+                    }
+                }
+            }
+        }
+    }
+    Ok(ResolvedUser {
+        uid,
+        gid,
+        additional_gids,
+        home,
+    })
 }
 
 fn parse_id(field: &str, user: &str) -> Result<u32> {
-    field
-        .parse()
-        .map_err(|_| Error::invalid(format!("invalid id {field:?} in passwd/group entry for user {user}")))
+    field.parse().map_err(|_| {
+        Error::invalid(format!(
+            "invalid id {field:?} in passwd/group entry for user {user}"
+        ))
+    })
 }
 
 /// Reads a file of the container's filesystem, resolving symlinks inside `root` so that a
@@ -160,7 +174,7 @@ mod tests {
         let root = rootfs();
         let web = resolve(root.path(), "web").unwrap();
         assert_eq!((web.uid, web.gid), (1000, 1000));
-        assert_eq!(web.additional_gids, vec![29, 44]);
+        assert_eq!(web.additional_gids, vec![1000, 29, 44]);
         assert_eq!(web.home, "/home/web");
         let root_user = resolve(root.path(), "").unwrap();
         assert_eq!((root_user.uid, root_user.gid), (0, 0));
@@ -186,11 +200,15 @@ mod tests {
         let etc = root.path().join("etc");
         std::fs::remove_file(etc.join("passwd")).unwrap();
         // An absolute link must resolve inside the root, never to the host's /etc/passwd.
-        std::os::unix::fs::symlink("/etc/../../../../etc/shadow-not-here", etc.join("passwd")).unwrap();
+        std::os::unix::fs::symlink("/etc/../../../../etc/shadow-not-here", etc.join("passwd"))
+            .unwrap();
         assert!(resolve_in_root(root.path(), Path::new("etc/passwd")).is_none());
         std::fs::write(etc.join("real"), "x").unwrap();
         std::fs::remove_file(etc.join("passwd")).unwrap();
         std::os::unix::fs::symlink("/../../etc/real", etc.join("passwd")).unwrap();
-        assert_eq!(resolve_in_root(root.path(), Path::new("etc/passwd")).unwrap(), etc.join("real"));
+        assert_eq!(
+            resolve_in_root(root.path(), Path::new("etc/passwd")).unwrap(),
+            etc.join("real")
+        );
     }
 }

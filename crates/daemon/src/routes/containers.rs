@@ -23,11 +23,15 @@ pub async fn create(
     Query(query): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let parsed: ContainerCreateBody = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("invalid JSON body for container create: {e}")))?;
+    let parsed: ContainerCreateBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!("invalid JSON body for container create: {e}"))
+    })?;
     let spec = convert::create_body(query.get("name").cloned(), parsed)?;
     let created = state.engine.create(spec).await?;
-    Ok((StatusCode::CREATED, Json(json!({"Id": created.id, "Warnings": created.warnings}))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"Id": created.id, "Warnings": created.warnings})),
+    ))
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -39,13 +43,27 @@ pub struct ListQuery {
 }
 
 /// `GET /containers/json`.
-pub async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>) -> ApiResult<Json<Value>> {
-    let filters = Filters::parse(query.filters.as_deref().unwrap_or("")).map_err(ApiError::bad_request)?;
+pub async fn list(
+    State(state): State<AppState>,
+    Query(query): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    let filters =
+        Filters::parse(query.filters.as_deref().unwrap_or("")).map_err(ApiError::bad_request)?;
     filters
         .validate(&["status", "name", "id", "label", "ancestor", "exited"])
         .map_err(ApiError::bad_request)?;
     for status in filters.get("status") {
-        if !["created", "restarting", "running", "removing", "paused", "exited", "dead"].contains(&status.as_str()) {
+        if ![
+            "created",
+            "restarting",
+            "running",
+            "removing",
+            "paused",
+            "exited",
+            "dead",
+        ]
+        .contains(&status.as_str())
+        {
             return Err(ApiError::bad_request(format!(
                 "invalid filter 'status={status}'"
             )));
@@ -54,9 +72,14 @@ pub async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>)
     let exited = filters
         .get("exited")
         .iter()
-        .map(|e| e.parse::<i64>().map_err(|_| ApiError::bad_request(format!("invalid filter 'exited={e}'"))))
+        .map(|e| {
+            e.parse::<i64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid filter 'exited={e}'")))
+        })
         .collect::<ApiResult<Vec<_>>>()?;
-    let limit = int("limit", &query.limit)?.filter(|l| *l > 0).map(|l| l as usize);
+    let limit = int("limit", &query.limit)?
+        .filter(|l| *l > 0)
+        .map(|l| l as usize);
     let _ = &query.size;
     let options = ListOptions {
         all: flag(&query.all),
@@ -69,11 +92,16 @@ pub async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>)
         exited,
     };
     let containers = state.engine.list(&options)?;
-    Ok(Json(Value::Array(containers.iter().map(convert::summary).collect())))
+    Ok(Json(Value::Array(
+        containers.iter().map(convert::summary).collect(),
+    )))
 }
 
 /// `GET /containers/{id}/json`.
-pub async fn inspect(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn inspect(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let engine = &state.engine;
     let c = engine.inspect(&id)?;
     let paths = convert::ContainerPaths {
@@ -99,29 +127,60 @@ fn timeout(query: &CommonQuery) -> ApiResult<Option<i64>> {
 }
 
 /// `POST /containers/{id}/stop?t=&signal=`.
-pub async fn stop(State(state): State<AppState>, Path(id): Path<String>, Query(query): Query<CommonQuery>) -> ApiResult<StatusCode> {
+pub async fn stop(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<CommonQuery>,
+) -> ApiResult<StatusCode> {
     let timeout = timeout(&query)?;
-    state.engine.stop(&id, timeout, query.signal.as_deref().filter(|s| !s.is_empty())).await?;
+    state
+        .engine
+        .stop(
+            &id,
+            timeout,
+            query.signal.as_deref().filter(|s| !s.is_empty()),
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /containers/{id}/restart?t=&signal=`.
-pub async fn restart(State(state): State<AppState>, Path(id): Path<String>, Query(query): Query<CommonQuery>) -> ApiResult<StatusCode> {
+pub async fn restart(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<CommonQuery>,
+) -> ApiResult<StatusCode> {
     let timeout = timeout(&query)?;
-    state.engine.restart(&id, timeout, query.signal.as_deref().filter(|s| !s.is_empty())).await?;
+    state
+        .engine
+        .restart(
+            &id,
+            timeout,
+            query.signal.as_deref().filter(|s| !s.is_empty()),
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /containers/{id}/kill?signal=`.
-pub async fn kill(State(state): State<AppState>, Path(id): Path<String>, Query(query): Query<CommonQuery>) -> ApiResult<StatusCode> {
+pub async fn kill(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<CommonQuery>,
+) -> ApiResult<StatusCode> {
     state.engine.kill(&id, query.signal.as_deref()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /containers/{id}/wait?condition=`. Headers go out at once (the wait is registered),
 /// the JSON body when the condition is met.
-pub async fn wait(State(state): State<AppState>, Path(id): Path<String>, Query(query): Query<CommonQuery>) -> ApiResult<Response> {
-    let condition = WaitCondition::parse(query.condition.as_deref().unwrap_or("")).map_err(ApiError::from)?;
+pub async fn wait(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<CommonQuery>,
+) -> ApiResult<Response> {
+    let condition =
+        WaitCondition::parse(query.condition.as_deref().unwrap_or("")).map_err(ApiError::from)?;
     let waiter = state.engine.wait(&id, condition)?;
     let body = futures_util::stream::once(async move {
         let outcome = waiter.wait().await;
@@ -131,12 +190,23 @@ pub async fn wait(State(state): State<AppState>, Path(id): Path<String>, Query(q
         }
         Ok::<_, std::convert::Infallible>(Bytes::from(format!("{reply}\n")))
     });
-    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], Body::from_stream(body)).into_response())
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        Body::from_stream(body),
+    )
+        .into_response())
 }
 
 /// `DELETE /containers/{id}?force=&v=`.
-pub async fn remove(State(state): State<AppState>, Path(id): Path<String>, Query(query): Query<CommonQuery>) -> ApiResult<StatusCode> {
-    state.engine.remove(&id, flag(&query.force), flag(&query.v)).await?;
+pub async fn remove(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<CommonQuery>,
+) -> ApiResult<StatusCode> {
+    state
+        .engine
+        .remove(&id, flag(&query.force), flag(&query.v))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -147,30 +217,56 @@ pub async fn pause(State(state): State<AppState>, Path(id): Path<String>) -> Api
 }
 
 /// `POST /containers/{id}/unpause`.
-pub async fn unpause(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn unpause(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     state.engine.unpause(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /containers/{id}/rename?name=`.
-pub async fn rename(State(state): State<AppState>, Path(id): Path<String>, Query(query): Query<CommonQuery>) -> ApiResult<StatusCode> {
-    state.engine.rename(&id, query.name.as_deref().unwrap_or("")).await?;
+pub async fn rename(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<CommonQuery>,
+) -> ApiResult<StatusCode> {
+    state
+        .engine
+        .rename(&id, query.name.as_deref().unwrap_or(""))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /containers/{id}/top?ps_args=`.
-pub async fn top(State(state): State<AppState>, Path(id): Path<String>, Query(query): Query<CommonQuery>) -> ApiResult<Json<Value>> {
-    let top = state.engine.top(&id, query.ps_args.as_deref().unwrap_or("")).await?;
-    Ok(Json(json!({"Titles": top.titles, "Processes": top.processes})))
+pub async fn top(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<CommonQuery>,
+) -> ApiResult<Json<Value>> {
+    let top = state
+        .engine
+        .top(&id, query.ps_args.as_deref().unwrap_or(""))
+        .await?;
+    Ok(Json(
+        json!({"Titles": top.titles, "Processes": top.processes}),
+    ))
 }
 
 /// `POST /containers/{id}/resize?h=&w=`: resizes the container's TTY.
-pub async fn resize(State(state): State<AppState>, Path(id): Path<String>, Query(query): Query<CommonQuery>) -> ApiResult<StatusCode> {
+pub async fn resize(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<CommonQuery>,
+) -> ApiResult<StatusCode> {
     let height = int("h", &query.h)?.unwrap_or(0);
     let width = int("w", &query.w)?.unwrap_or(0);
     if !(0..=u16::MAX as i64).contains(&height) || !(0..=u16::MAX as i64).contains(&width) {
         return Err(ApiError::bad_request("invalid terminal size"));
     }
-    state.engine.resize(&id, height as u16, width as u16).await?;
+    state
+        .engine
+        .resize(&id, height as u16, width as u16)
+        .await?;
     Ok(StatusCode::OK)
 }

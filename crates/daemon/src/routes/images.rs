@@ -43,7 +43,10 @@ fn decode(text: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                match u8::from_str_radix(
+                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                    16,
+                ) {
                     Ok(b) => {
                         out.push(b);
                         i += 2;
@@ -83,7 +86,11 @@ impl Read for BodyReader {
 
 /// `POST /images/create`: with `fromSrc=-` imports the request body as a rootfs tarball.
 /// Replies with Docker's JSON progress stream.
-pub async fn create(State(state): State<AppState>, RawQuery(raw): RawQuery, body: Body) -> ApiResult<Response> {
+pub async fn create(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    body: Body,
+) -> ApiResult<Response> {
     let pairs = query_pairs(&raw);
     let get = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
     if let Some(image) = get("fromImage") {
@@ -91,19 +98,32 @@ pub async fn create(State(state): State<AppState>, RawQuery(raw): RawQuery, body
             "pull access denied for {image}: pulling from registries is not supported by this version of berthd yet; create images with `berth import`"
         )));
     }
-    let source = get("fromSrc").ok_or_else(|| ApiError::bad_request("either fromSrc or fromImage must be given"))?;
+    let source = get("fromSrc")
+        .ok_or_else(|| ApiError::bad_request("either fromSrc or fromImage must be given"))?;
     if source != "-" {
         return Err(ApiError::bad_request(format!(
             "importing from a URL ({source}) is not supported yet; pipe the archive in with `-`"
         )));
     }
-    let reference = match (get("repo").filter(|r| !r.is_empty()), get("tag").filter(|t| !t.is_empty())) {
+    let reference = match (
+        get("repo").filter(|r| !r.is_empty()),
+        get("tag").filter(|t| !t.is_empty()),
+    ) {
         (Some(repo), Some(tag)) => Some(format!("{repo}:{tag}")),
         (Some(repo), None) => Some(repo),
         (None, _) => None,
     };
-    let changes = pairs.iter().filter(|(k, _)| k == "changes").map(|(_, v)| v.clone()).collect();
-    let options = ImportOptions { reference, changes, message: get("message"), platform: get("platform") };
+    let changes = pairs
+        .iter()
+        .filter(|(k, _)| k == "changes")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let options = ImportOptions {
+        reference,
+        changes,
+        message: get("message"),
+        platform: get("platform"),
+    };
 
     let (tx, rx) = mpsc::channel(16);
     let mut stream = body.into_data_stream();
@@ -114,9 +134,16 @@ pub async fn create(State(state): State<AppState>, RawQuery(raw): RawQuery, body
             }
         }
     });
-    let reader = BodyReader { rx, current: Bytes::new() };
+    let reader = BodyReader {
+        rx,
+        current: Bytes::new(),
+    };
     let image = state.engine.import_image(Box::new(reader), options).await?;
-    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], format!("{}\n", json!({"status": image.id}))).into_response())
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        format!("{}\n", json!({"status": image.id})),
+    )
+        .into_response())
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -126,25 +153,47 @@ pub struct ListQuery {
 }
 
 /// `GET /images/json`.
-pub async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>) -> ApiResult<Json<Value>> {
-    let filters = Filters::parse(query.filters.as_deref().unwrap_or("")).map_err(ApiError::bad_request)?;
-    filters.validate(&["dangling", "reference", "label", "before", "since"]).map_err(ApiError::bad_request)?;
+pub async fn list(
+    State(state): State<AppState>,
+    Query(query): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    let filters =
+        Filters::parse(query.filters.as_deref().unwrap_or("")).map_err(ApiError::bad_request)?;
+    filters
+        .validate(&["dangling", "reference", "label", "before", "since"])
+        .map_err(ApiError::bad_request)?;
     let _ = flag(&query.all);
     let engine = &state.engine;
-    let containers = engine.list(&berth_engine::ListOptions { all: true, ..Default::default() })?;
+    let containers = engine.list(&berth_engine::ListOptions {
+        all: true,
+        ..Default::default()
+    })?;
     let mut images = engine.images().list().map_err(berth_engine::Error::from)?;
     images.sort_by(|a, b| b.created.cmp(&a.created));
     let rows = images
         .iter()
         .filter(|i| {
-            filters.any("dangling", |d| (d == "true" || d == "1") == i.repo_tags.is_empty())
-                && filters.any("reference", |r| i.repo_tags.iter().any(|t| reference_matches(r, t)))
-                && filters.labels_match(
-                    "label",
-                    &i.config.config().as_ref().and_then(|c| c.labels().clone()).unwrap_or_default().into_iter().collect(),
-                )
+            filters.any("dangling", |d| {
+                (d == "true" || d == "1") == i.repo_tags.is_empty()
+            }) && filters.any("reference", |r| {
+                i.repo_tags.iter().any(|t| reference_matches(r, t))
+            }) && filters.labels_match(
+                "label",
+                &i.config
+                    .config()
+                    .as_ref()
+                    .and_then(|c| c.labels().clone())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect(),
+            )
         })
-        .map(|i| convert::image_summary(i, containers.iter().filter(|c| c.image_id == i.id).count() as i64))
+        .map(|i| {
+            convert::image_summary(
+                i,
+                containers.iter().filter(|c| c.image_id == i.id).count() as i64,
+            )
+        })
         .collect();
     Ok(Json(Value::Array(rows)))
 }
@@ -153,14 +202,19 @@ pub async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>)
 fn reference_matches(pattern: &str, tag: &str) -> bool {
     let repo = tag.rsplit_once(':').map(|(r, _)| r).unwrap_or(tag);
     let glob = |p: &str, s: &str| match p.split_once('*') {
-        Some((prefix, suffix)) => s.starts_with(prefix) && s.ends_with(suffix) && s.len() >= prefix.len() + suffix.len(),
+        Some((prefix, suffix)) => {
+            s.starts_with(prefix) && s.ends_with(suffix) && s.len() >= prefix.len() + suffix.len()
+        }
         None => p == s,
     };
     glob(pattern, tag) || glob(pattern, repo)
 }
 
 /// `GET /images/{name}/json` and `GET /images/{name}/history`.
-pub async fn get_dispatch(State(state): State<AppState>, Path(rest): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn get_dispatch(
+    State(state): State<AppState>,
+    Path(rest): Path<String>,
+) -> ApiResult<Json<Value>> {
     let images = state.engine.images();
     if let Some(name) = rest.strip_suffix("/json") {
         let image = images.resolve(name).map_err(|e| not_found_image(e, name))?;
@@ -170,7 +224,9 @@ pub async fn get_dispatch(State(state): State<AppState>, Path(rest): Path<String
         let image = images.resolve(name).map_err(|e| not_found_image(e, name))?;
         return Ok(Json(convert::image_history(&image)));
     }
-    Err(ApiError::not_found(format!("page not found: /images/{rest}")))
+    Err(ApiError::not_found(format!(
+        "page not found: /images/{rest}"
+    )))
 }
 
 fn not_found_image(error: berth_image::Error, name: &str) -> ApiError {
@@ -181,29 +237,54 @@ fn not_found_image(error: berth_image::Error, name: &str) -> ApiError {
 }
 
 /// `POST /images/{name}/tag?repo=&tag=`.
-pub async fn post_dispatch(State(state): State<AppState>, Path(rest): Path<String>, Query(query): Query<HashMap<String, String>>) -> ApiResult<StatusCode> {
+pub async fn post_dispatch(
+    State(state): State<AppState>,
+    Path(rest): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> ApiResult<StatusCode> {
     let Some(name) = rest.strip_suffix("/tag") else {
         if rest.ends_with("/push") {
-            return Err(ApiError::not_implemented("pushing to registries is not supported by this version of berthd yet"));
+            return Err(ApiError::not_implemented(
+                "pushing to registries is not supported by this version of berthd yet",
+            ));
         }
-        return Err(ApiError::not_found(format!("page not found: /images/{rest}")));
+        return Err(ApiError::not_found(format!(
+            "page not found: /images/{rest}"
+        )));
     };
-    let repo = query.get("repo").filter(|r| !r.is_empty()).ok_or_else(|| ApiError::bad_request("repository name must be given (repo=)"))?;
+    let repo = query
+        .get("repo")
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| ApiError::bad_request("repository name must be given (repo=)"))?;
     let target = match query.get("tag").filter(|t| !t.is_empty()) {
         Some(tag) => format!("{repo}:{tag}"),
         None => repo.clone(),
     };
-    state.engine.images().tag(name, &target).map_err(|e| not_found_image(e, name))?;
+    state
+        .engine
+        .images()
+        .tag(name, &target)
+        .map_err(|e| not_found_image(e, name))?;
     Ok(StatusCode::CREATED)
 }
 
 /// `DELETE /images/{name}?force=&noprune=`.
-pub async fn remove(State(state): State<AppState>, Path(name): Path<String>, Query(query): Query<HashMap<String, String>>) -> ApiResult<Json<Value>> {
+pub async fn remove(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
     let force = flag(&query.get("force").cloned());
-    let removed = state.engine.remove_image(&name, force).await.map_err(|e| match e.kind() {
-        berth_engine::ErrorKind::NotFound => ApiError::not_found(format!("No such image: {name}")),
-        _ => ApiError::from(e),
-    })?;
+    let removed = state
+        .engine
+        .remove_image(&name, force)
+        .await
+        .map_err(|e| match e.kind() {
+            berth_engine::ErrorKind::NotFound => {
+                ApiError::not_found(format!("No such image: {name}"))
+            }
+            _ => ApiError::from(e),
+        })?;
     let rows: Vec<Value> = removed
         .into_iter()
         .map(|item| match item {
@@ -220,7 +301,9 @@ mod tests {
 
     #[test]
     fn query_strings_keep_repeats_and_decode() {
-        let pairs = query_pairs(&Some("fromSrc=-&changes=CMD+%5B%22sh%22%5D&changes=ENV%20A%3Db&repo=x".into()));
+        let pairs = query_pairs(&Some(
+            "fromSrc=-&changes=CMD+%5B%22sh%22%5D&changes=ENV%20A%3Db&repo=x".into(),
+        ));
         assert_eq!(pairs[1], ("changes".into(), "CMD [\"sh\"]".into()));
         assert_eq!(pairs[2], ("changes".into(), "ENV A=b".into()));
         assert_eq!(decode("100%"), "100%");

@@ -9,17 +9,19 @@ use serde::Deserialize;
 
 /// Docker's boolean query values: `1`, `true`, `True` are true; `0`, `false`, empty are false.
 pub fn flag(value: &Option<String>) -> bool {
-    matches!(value.as_deref().map(str::to_ascii_lowercase).as_deref(), Some("1" | "true" | "yes"))
+    matches!(
+        value.as_deref().map(str::to_ascii_lowercase).as_deref(),
+        Some("1" | "true" | "yes")
+    )
 }
 
 /// An integer query value, with Docker's error message on garbage.
 pub fn int(name: &str, value: &Option<String>) -> crate::error::ApiResult<Option<i64>> {
     match value.as_deref() {
         None | Some("") => Ok(None),
-        Some(v) => v
-            .parse::<i64>()
-            .map(Some)
-            .map_err(|_| crate::error::ApiError::bad_request(format!("invalid value for {name}: {v:?}"))),
+        Some(v) => v.parse::<i64>().map(Some).map_err(|_| {
+            crate::error::ApiError::bad_request(format!("invalid value for {name}: {v:?}"))
+        }),
     }
 }
 

@@ -29,23 +29,36 @@ pub struct LogsQuery {
 
 /// Docker's `since`/`until`: Unix seconds with optional fraction (`1700000000.5`).
 fn unix_time(name: &str, value: &Option<String>) -> ApiResult<Option<DateTime<Utc>>> {
-    let Some(text) = value.as_deref().filter(|v| !v.is_empty() && *v != "0") else { return Ok(None) };
+    let Some(text) = value.as_deref().filter(|v| !v.is_empty() && *v != "0") else {
+        return Ok(None);
+    };
     let bad = || ApiError::bad_request(format!("invalid value for {name}: {text:?}"));
     let (secs, frac) = text.split_once('.').unwrap_or((text, "0"));
     let secs: i64 = secs.parse().map_err(|_| bad())?;
     let nanos: u32 = format!("{frac:0<9}")[..9].parse().map_err(|_| bad())?;
-    DateTime::from_timestamp(secs, nanos).map(Some).ok_or_else(bad)
+    DateTime::from_timestamp(secs, nanos)
+        .map(Some)
+        .ok_or_else(bad)
 }
 
 fn content_type(tty: bool) -> HeaderValue {
-    HeaderValue::from_static(if tty { "application/vnd.docker.raw-stream" } else { "application/vnd.docker.multiplexed-stream" })
+    HeaderValue::from_static(if tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    })
 }
 
 /// Encodes one entry as the client expects: raw for TTY containers, framed otherwise.
 fn encode(entry: &LogEntry, tty: bool, timestamps: bool) -> Bytes {
     let mut payload = Vec::with_capacity(entry.line.len() + 40);
     if timestamps {
-        payload.extend_from_slice(entry.time.to_rfc3339_opts(SecondsFormat::Nanos, true).as_bytes());
+        payload.extend_from_slice(
+            entry
+                .time
+                .to_rfc3339_opts(SecondsFormat::Nanos, true)
+                .as_bytes(),
+        );
         payload.push(b' ');
     }
     payload.extend_from_slice(&entry.line);
@@ -64,22 +77,34 @@ fn entry_stream(
     timestamps: bool,
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::convert::Infallible>> {
     futures_util::stream::unfold(rx, move |mut rx| async move {
-        rx.recv().await.map(|entry| (Ok(encode(&entry, tty, timestamps)), rx))
+        rx.recv()
+            .await
+            .map(|entry| (Ok(encode(&entry, tty, timestamps)), rx))
     })
 }
 
 /// `GET /containers/{id}/logs`.
-pub async fn logs(State(state): State<AppState>, Path(id): Path<String>, Query(query): Query<LogsQuery>) -> ApiResult<Response> {
+pub async fn logs(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<LogsQuery>,
+) -> ApiResult<Response> {
     let (stdout, stderr) = (flag(&query.stdout), flag(&query.stderr));
     if !stdout && !stderr {
-        return Err(ApiError::bad_request("Bad parameters: you must choose at least one stream"));
+        return Err(ApiError::bad_request(
+            "Bad parameters: you must choose at least one stream",
+        ));
     }
     let tail = match query.tail.as_deref() {
         None | Some("") | Some("all") => None,
         Some(n) => match n.parse::<i64>() {
             Ok(n) if n >= 0 => Some(n as usize),
             Ok(_) => None,
-            Err(_) => return Err(ApiError::bad_request(format!("invalid value for tail: {n:?}"))),
+            Err(_) => {
+                return Err(ApiError::bad_request(format!(
+                    "invalid value for tail: {n:?}"
+                )))
+            }
         },
     };
     let options = LogOptions {
@@ -113,7 +138,8 @@ pub async fn attach(
     mut request: Request,
 ) -> ApiResult<Response> {
     let engine = state.engine.clone();
-    let (want_stdout, want_stderr, want_stdin) = (flag(&query.stdout), flag(&query.stderr), flag(&query.stdin));
+    let (want_stdout, want_stderr, want_stdin) =
+        (flag(&query.stdout), flag(&query.stderr), flag(&query.stdin));
     let _ = (flag(&query.stream), flag(&query.logs));
     let (tty, rx) = engine.attach_output(&id, want_stdout, want_stderr)?;
     let upgrade = request
@@ -140,7 +166,9 @@ pub async fn attach(
             let engine = engine.clone();
             let id = id.clone();
             tokio::spawn(async move {
-                let Ok(mut stdin) = engine.attach_stdin(&id).await else { return };
+                let Ok(mut stdin) = engine.attach_stdin(&id).await else {
+                    return;
+                };
                 let mut buf = vec![0u8; 32 * 1024];
                 loop {
                     match client_read.read(&mut buf).await {
@@ -158,7 +186,11 @@ pub async fn attach(
         }
         let mut rx = rx;
         while let Some(entry) = rx.recv().await {
-            if client_write.write_all(&encode(&entry, tty, false)).await.is_err() {
+            if client_write
+                .write_all(&encode(&entry, tty, false))
+                .await
+                .is_err()
+            {
                 return;
             }
         }
@@ -179,7 +211,9 @@ mod tests {
 
     #[test]
     fn parses_docker_unix_times() {
-        let t = unix_time("since", &Some("1700000000.5".into())).unwrap().unwrap();
+        let t = unix_time("since", &Some("1700000000.5".into()))
+            .unwrap()
+            .unwrap();
         assert_eq!(t.timestamp(), 1_700_000_000);
         assert_eq!(t.timestamp_subsec_nanos(), 500_000_000);
         assert!(unix_time("since", &Some("yesterday".into())).is_err());
@@ -188,8 +222,15 @@ mod tests {
 
     #[test]
     fn frames_unless_tty() {
-        let entry = LogEntry { stream: "stderr".into(), time: Utc::now(), line: b"x\n".to_vec() };
-        assert_eq!(&encode(&entry, false, false)[..], &[2, 0, 0, 0, 0, 0, 0, 2, b'x', b'\n']);
+        let entry = LogEntry {
+            stream: "stderr".into(),
+            time: Utc::now(),
+            line: b"x\n".to_vec(),
+        };
+        assert_eq!(
+            &encode(&entry, false, false)[..],
+            &[2, 0, 0, 0, 0, 0, 0, 2, b'x', b'\n']
+        );
         assert_eq!(&encode(&entry, true, false)[..], b"x\n");
     }
 }

@@ -15,24 +15,27 @@ use crate::server::AppState;
 pub struct DaemonInfo {
     pub id: String,
     pub data_root: String,
-    pub exec_root: String,
     pub cgroup_version: String,
     pub storage_driver: String,
-    pub started: std::time::Instant,
 }
 
 /// `GET|HEAD /_ping`: "OK" with Docker's negotiation headers.
 pub async fn ping() -> Response {
     let mut response = "OK".into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, no-store, must-revalidate"));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, no-store, must-revalidate"),
+    );
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     headers.insert("Builder-Version", HeaderValue::from_static("1"));
     response
 }
 
 fn kernel_version() -> String {
-    nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default()
+    nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// `GET /version`.
@@ -73,13 +76,24 @@ fn go_arch() -> &'static str {
 
 /// `GET /info`.
 pub async fn info(State(state): State<AppState>) -> Json<Value> {
-    let all = state.engine.list(&ListOptions { all: true, ..Default::default() }).unwrap_or_default();
+    let all = state
+        .engine
+        .list(&ListOptions {
+            all: true,
+            ..Default::default()
+        })
+        .unwrap_or_default();
     let count = |s: Status| all.iter().filter(|c| c.state.status == s).count();
     let images = state.engine.images().list().map(|l| l.len()).unwrap_or(0);
     let uts = nix::sys::utsname::uname().ok();
-    let hostname = uts.as_ref().map(|u| u.nodename().to_string_lossy().into_owned()).unwrap_or_default();
+    let hostname = uts
+        .as_ref()
+        .map(|u| u.nodename().to_string_lossy().into_owned())
+        .unwrap_or_default();
     let memory = read_mem_total();
-    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let info = &state.info;
     Json(json!({
         "ID": info.id,
@@ -150,8 +164,10 @@ fn operating_system() -> String {
     std::fs::read_to_string("/etc/os-release")
         .ok()
         .and_then(|text| {
-            text.lines()
-                .find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_owned()))
+            text.lines().find_map(|l| {
+                l.strip_prefix("PRETTY_NAME=")
+                    .map(|v| v.trim_matches('"').to_owned())
+            })
         })
         .unwrap_or_else(|| "Linux".to_owned())
 }

@@ -1,8 +1,8 @@
 //! `create`: validate the request, merge it with the image's config, prepare the writable
 //! layer and record the container. Nothing runs yet.
 
-use std::collections::BTreeMap;
 use chrono::Utc;
+use std::collections::BTreeMap;
 
 use crate::container::model::{Container, ContainerSpec, SeccompMode, State};
 use crate::engine::{Engine, Handle};
@@ -26,10 +26,15 @@ impl Engine {
     /// Creates a container from `spec`. Validates everything first; on failure nothing is left.
     pub async fn create(&self, spec: ContainerSpec) -> Result<Created> {
         let warnings = validate(&spec)?;
-        let image = self.images.resolve(&spec.image).map_err(|e| match e.kind() {
-            berth_image::ErrorKind::NotFound => Error::not_found(format!("No such image: {}", spec.image)),
-            _ => Error::from(e),
-        })?;
+        let image = self
+            .images
+            .resolve(&spec.image)
+            .map_err(|e| match e.kind() {
+                berth_image::ErrorKind::NotFound => {
+                    Error::not_found(format!("No such image: {}", spec.image))
+                }
+                _ => Error::from(e),
+            })?;
         let name = match &spec.name {
             Some(name) => {
                 let name = name.strip_prefix('/').unwrap_or(name);
@@ -87,10 +92,14 @@ fn validate(spec: &ContainerSpec) -> Result<Vec<String>> {
         ));
     }
     if host.memory_swap > 0 && host.memory == 0 {
-        return Err(Error::invalid("You should always set the Memory limit when using Memoryswap limit, see usage"));
+        return Err(Error::invalid(
+            "You should always set the Memory limit when using Memoryswap limit, see usage",
+        ));
     }
     if host.nano_cpus != 0 {
-        let cpus = std::thread::available_parallelism().map(|n| n.get() as i64).unwrap_or(1);
+        let cpus = std::thread::available_parallelism()
+            .map(|n| n.get() as i64)
+            .unwrap_or(1);
         if host.nano_cpus < 10_000_000 || host.nano_cpus > cpus * 1_000_000_000 {
             return Err(Error::invalid(format!(
                 "Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"
@@ -116,7 +125,9 @@ fn validate(spec: &ContainerSpec) -> Result<Vec<String>> {
         other => return Err(Error::invalid(format!("invalid restart policy '{other}'"))),
     }
     if host.auto_remove && !matches!(host.restart_policy.name.as_str(), "" | "no") {
-        return Err(Error::invalid("can't create 'AutoRemove' container with restart policy"));
+        return Err(Error::invalid(
+            "can't create 'AutoRemove' container with restart policy",
+        ));
     }
     if let Some(signal) = &spec.stop_signal {
         crate::container::stop::parse_signal(signal)?;
@@ -144,7 +155,10 @@ fn validate_cpuset(list: &str) -> Result<()> {
     for part in list.split(',') {
         match part.split_once('-') {
             Some((a, b)) => {
-                let (a, b) = (a.parse::<u32>().map_err(|_| bad())?, b.parse::<u32>().map_err(|_| bad())?);
+                let (a, b) = (
+                    a.parse::<u32>().map_err(|_| bad())?,
+                    b.parse::<u32>().map_err(|_| bad())?,
+                );
                 if a > b {
                     return Err(bad());
                 }
@@ -158,7 +172,12 @@ fn validate_cpuset(list: &str) -> Result<()> {
 }
 
 /// Merges the request with the image's config the way Docker does.
-fn merge(id: &str, name: &str, spec: &ContainerSpec, image: &berth_image::ImageRecord) -> Result<Container> {
+fn merge(
+    id: &str,
+    name: &str,
+    spec: &ContainerSpec,
+    image: &berth_image::ImageRecord,
+) -> Result<Container> {
     let config = image.config.config().clone().unwrap_or_default();
     let entrypoint: Vec<String> = match &spec.entrypoint {
         Some(e) => e.clone(),
@@ -176,23 +195,35 @@ fn merge(id: &str, name: &str, spec: &ContainerSpec, image: &berth_image::ImageR
     }
     let path = argv.remove(0);
 
-    let hostname = spec.hostname.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| id[..12].to_owned());
+    let hostname = spec
+        .hostname
+        .clone()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| id[..12].to_owned());
     let mut env: Vec<String> = vec![format!("HOSTNAME={hostname}")];
     let image_env = config.env().clone().unwrap_or_default();
-    if !image_env.iter().any(|e| e.starts_with("PATH=")) && !spec.env.iter().any(|e| e.starts_with("PATH=")) {
+    if !image_env.iter().any(|e| e.starts_with("PATH="))
+        && !spec.env.iter().any(|e| e.starts_with("PATH="))
+    {
         env.push(DEFAULT_PATH.to_owned());
     }
     for entry in image_env.iter().chain(spec.env.iter()) {
         let key = entry.split('=').next().unwrap_or(entry);
         if key.is_empty() {
-            return Err(Error::invalid(format!("invalid environment variable: {entry}")));
+            return Err(Error::invalid(format!(
+                "invalid environment variable: {entry}"
+            )));
         }
         env.retain(|e| e.split('=').next() != Some(key));
         env.push(entry.clone());
     }
 
-    let mut labels: BTreeMap<String, String> =
-        config.labels().clone().unwrap_or_default().into_iter().collect();
+    let mut labels: BTreeMap<String, String> = config
+        .labels()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
     labels.extend(spec.labels.clone());
 
     Ok(Container {
@@ -212,7 +243,12 @@ fn merge(id: &str, name: &str, spec: &ContainerSpec, image: &berth_image::ImageR
             .filter(|w| !w.is_empty())
             .or_else(|| config.working_dir().clone())
             .unwrap_or_default(),
-        user: spec.user.clone().filter(|u| !u.is_empty()).or_else(|| config.user().clone()).unwrap_or_default(),
+        user: spec
+            .user
+            .clone()
+            .filter(|u| !u.is_empty())
+            .or_else(|| config.user().clone())
+            .unwrap_or_default(),
         hostname,
         labels,
         exposed_ports: config.exposed_ports().clone().unwrap_or_default(),
@@ -232,18 +268,30 @@ mod tests {
 
     #[test]
     fn rejects_bad_limits_with_docker_messages() {
-        let mut spec = ContainerSpec { image: "busybox".into(), ..Default::default() };
+        let mut spec = ContainerSpec {
+            image: "busybox".into(),
+            ..Default::default()
+        };
         spec.host.memory = 1024;
-        assert!(validate(&spec).unwrap_err().to_string().contains("Minimum memory limit"));
+        assert!(validate(&spec)
+            .unwrap_err()
+            .to_string()
+            .contains("Minimum memory limit"));
         spec.host.memory = 0;
         spec.host.nano_cpus = 1_000;
-        assert!(validate(&spec).unwrap_err().to_string().contains("Range of CPUs"));
+        assert!(validate(&spec)
+            .unwrap_err()
+            .to_string()
+            .contains("Range of CPUs"));
         spec.host.nano_cpus = 0;
         spec.host.cpuset_cpus = "3-1".into();
         assert!(validate(&spec).is_err());
         spec.host.cpuset_cpus = "0-1,3".into();
         assert!(validate(&spec).is_ok());
         spec.stop_signal = Some("SIGNOPE".into());
-        assert!(validate(&spec).unwrap_err().to_string().contains("Invalid signal"));
+        assert!(validate(&spec)
+            .unwrap_err()
+            .to_string()
+            .contains("Invalid signal"));
     }
 }

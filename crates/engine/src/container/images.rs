@@ -11,7 +11,11 @@ use crate::error::{Error, Result};
 
 impl Engine {
     /// Imports a rootfs tarball as a new image. `tar` is read on a blocking thread.
-    pub async fn import_image(self: &Arc<Self>, tar: Box<dyn Read + Send>, options: ImportOptions) -> Result<ImageRecord> {
+    pub async fn import_image(
+        self: &Arc<Self>,
+        tar: Box<dyn Read + Send>,
+        options: ImportOptions,
+    ) -> Result<ImageRecord> {
         let images = self.images.clone();
         tokio::task::spawn_blocking(move || images.import(tar, options))
             .await
@@ -21,13 +25,19 @@ impl Engine {
 
     /// Removes an image with Docker's rmi semantics; images used by containers are conflicts
     /// unless `force`.
-    pub async fn remove_image(self: &Arc<Self>, reference: &str, force: bool) -> Result<Vec<RemovedItem>> {
+    pub async fn remove_image(
+        self: &Arc<Self>,
+        reference: &str,
+        force: bool,
+    ) -> Result<Vec<RemovedItem>> {
         let engine = self.clone();
         let reference = reference.to_owned();
         tokio::task::spawn_blocking(move || {
             engine
                 .images
-                .remove(&reference, force, &|image_id: &str| engine.image_in_use(image_id))
+                .remove(&reference, force, &|image_id: &str| {
+                    engine.image_in_use(image_id)
+                })
                 .map_err(Error::from)
         })
         .await

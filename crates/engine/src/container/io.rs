@@ -18,7 +18,11 @@ const STREAM_BUFFER: usize = 256;
 impl Engine {
     /// The container's log as a stream of entries, and whether it has a TTY (raw stream).
     /// With `follow`, the stream stays open until the running container exits.
-    pub async fn logs(self: &Arc<Self>, reference: &str, options: LogOptions) -> Result<(bool, mpsc::Receiver<LogEntry>)> {
+    pub async fn logs(
+        self: &Arc<Self>,
+        reference: &str,
+        options: LogOptions,
+    ) -> Result<(bool, mpsc::Receiver<LogEntry>)> {
         let handle = self.lookup(reference)?;
         let container = handle.snapshot();
         let path = self.log_path(&container.id);
@@ -29,7 +33,8 @@ impl Engine {
         tokio::spawn(async move {
             let history_options = options.clone();
             let Ok((history, follower)) =
-                tokio::task::spawn_blocking(move || logs::read_history(&path, &history_options)).await
+                tokio::task::spawn_blocking(move || logs::read_history(&path, &history_options))
+                    .await
             else {
                 return;
             };
@@ -47,13 +52,23 @@ impl Engine {
 
     /// Attaches to the container's output: everything it writes from now until its next exit.
     /// Returns whether it has a TTY (raw stream) and the stream.
-    pub fn attach_output(self: &Arc<Self>, reference: &str, stdout: bool, stderr: bool) -> Result<(bool, mpsc::Receiver<LogEntry>)> {
+    pub fn attach_output(
+        self: &Arc<Self>,
+        reference: &str,
+        stdout: bool,
+        stderr: bool,
+    ) -> Result<(bool, mpsc::Receiver<LogEntry>)> {
         let handle = self.lookup(reference)?;
         let container = handle.snapshot();
         let mut exits = handle.exits.subscribe();
         let exits_seen = *exits.borrow_and_update();
         let follower = Follower::at_end(&self.log_path(&container.id));
-        let options = LogOptions { stdout, stderr, follow: true, ..Default::default() };
+        let options = LogOptions {
+            stdout,
+            stderr,
+            follow: true,
+            ..Default::default()
+        };
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         tokio::spawn(logs::follow(follower, options, exits, exits_seen, tx));
         Ok((container.spec.tty, rx))
@@ -65,7 +80,10 @@ impl Engine {
         let handle = self.lookup(reference)?;
         let container = handle.snapshot();
         if !container.spec.open_stdin {
-            return Err(Error::conflict(format!("container {} was not created with OpenStdin", container.id)));
+            return Err(Error::conflict(format!(
+                "container {} was not created with OpenStdin",
+                container.id
+            )));
         }
         let mut starts = handle.starts.subscribe();
         let mut removed = handle.removed.subscribe();
@@ -83,7 +101,10 @@ impl Engine {
     pub async fn resize(self: &Arc<Self>, reference: &str, height: u16, width: u16) -> Result<()> {
         let container = self.lookup(reference)?.snapshot();
         if !container.state.status.is_alive() {
-            return Err(Error::conflict(format!("Container {} is not running", container.id)));
+            return Err(Error::conflict(format!(
+                "Container {} is not running",
+                container.id
+            )));
         }
         if !container.spec.tty {
             return Ok(());
@@ -97,14 +118,19 @@ impl Engine {
         let handle = self.lookup(reference)?;
         let container = handle.snapshot();
         if !container.state.status.is_alive() {
-            return Err(Error::conflict(format!("Container {} is not running", container.id)));
+            return Err(Error::conflict(format!(
+                "Container {} is not running",
+                container.id
+            )));
         }
         let path = crate::spec::cgroups_path(&container.id);
         let ps_args = ps_args.to_owned();
         tokio::task::spawn_blocking(move || {
             let cgroup = berth_runtime::cgroups::Cgroup::new(&path)
                 .map_err(|e| Error::internal(format!("cgroup {path}: {e}")))?;
-            let pids = cgroup.procs().map_err(|e| Error::internal(format!("cgroup {path}: {e}")))?;
+            let pids = cgroup
+                .procs()
+                .map_err(|e| Error::internal(format!("cgroup {path}: {e}")))?;
             top::top(&pids, &ps_args)
         })
         .await

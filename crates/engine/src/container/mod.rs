@@ -1,12 +1,12 @@
 //! Containers: the persisted record ([`model`]), and the lifecycle verbs, one file each.
 
-pub mod model;
-pub mod wait;
 pub mod create;
+pub mod images;
+pub mod io;
+pub mod model;
 pub mod monitor;
 pub mod pause;
 pub mod remove;
 pub mod start;
 pub mod stop;
-pub mod images;
-pub mod io;
+pub mod wait;

@@ -33,7 +33,9 @@ impl Engine {
             // The shim died without recording an exit (it was killed): make sure nothing of
             // the container survives it.
             tracing::warn!(container = %container.id, "shim exited without an exit record");
-            if let Ok(cgroup) = berth_runtime::cgroups::Cgroup::new(&spec::cgroups_path(&container.id)) {
+            if let Ok(cgroup) =
+                berth_runtime::cgroups::Cgroup::new(&spec::cgroups_path(&container.id))
+            {
                 let _ = cgroup.kill_all(nix::sys::signal::Signal::SIGKILL);
                 let _ = cgroup.destroy();
             }
@@ -54,7 +56,8 @@ impl Engine {
                 }
                 None => {
                     c.state.exit_code = 255;
-                    c.state.error = "berth-shim exited without recording the container's exit".into();
+                    c.state.error =
+                        "berth-shim exited without recording the container's exit".into();
                     c.state.finished_at = Some(Utc::now());
                 }
             }
@@ -85,7 +88,9 @@ impl Engine {
             return;
         }
         let run_dir = self.run_dir(&container.id);
-        let shim_pid = shim::read_state(&run_dir).map(|s| s.shim_pid).unwrap_or(container.state.shim_pid);
+        let shim_pid = shim::read_state(&run_dir)
+            .map(|s| s.shim_pid)
+            .unwrap_or(container.state.shim_pid);
         if shim_pid > 0 && is_our_shim(shim_pid, &container.id) {
             tracing::info!(container = %container.id, shim_pid, "re-attached to running container");
             self.watch_shim(handle, shim_pid);
@@ -100,7 +105,8 @@ fn is_our_shim(pid: i32, id: &str) -> bool {
     std::fs::read(format!("/proc/{pid}/cmdline"))
         .map(|cmdline| {
             let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-            args.first().is_some_and(|a| a.ends_with(b"berth-shim")) && args.contains(&id.as_bytes())
+            args.first().is_some_and(|a| a.ends_with(b"berth-shim"))
+                && args.contains(&id.as_bytes())
         })
         .unwrap_or(false)
 }

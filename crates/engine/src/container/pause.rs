@@ -25,23 +25,49 @@ impl Engine {
         match (container.state.status, freeze) {
             (Status::Running, true) | (Status::Paused, false) => {}
             (Status::Paused, true) => {
-                return Err(Error::conflict(format!("Container {} is already paused", container.id)))
+                return Err(Error::conflict(format!(
+                    "Container {} is already paused",
+                    container.id
+                )))
             }
             (Status::Running, false) => {
-                return Err(Error::conflict(format!("Container {} is not paused", container.id)))
+                return Err(Error::conflict(format!(
+                    "Container {} is not paused",
+                    container.id
+                )))
             }
-            _ => return Err(Error::conflict(format!("Container {} is not running", container.id))),
+            _ => {
+                return Err(Error::conflict(format!(
+                    "Container {} is not running",
+                    container.id
+                )))
+            }
         }
         let path = spec::cgroups_path(&container.id);
         tokio::task::spawn_blocking(move || -> Result<()> {
             let cgroup = berth_runtime::cgroups::Cgroup::new(&path)
                 .map_err(|e| Error::internal(format!("cgroup {path}: {e}")))?;
-            if freeze { cgroup.freeze() } else { cgroup.thaw() }
-                .map_err(|e| Error::internal(format!("{} {path}: {e}", if freeze { "freeze" } else { "thaw" })))
+            if freeze {
+                cgroup.freeze()
+            } else {
+                cgroup.thaw()
+            }
+            .map_err(|e| {
+                Error::internal(format!(
+                    "{} {path}: {e}",
+                    if freeze { "freeze" } else { "thaw" }
+                ))
+            })
         })
         .await
         .map_err(|e| Error::internal(format!("freezer task: {e}")))??;
-        let record = handle.update(|c| c.state.status = if freeze { Status::Paused } else { Status::Running });
+        let record = handle.update(|c| {
+            c.state.status = if freeze {
+                Status::Paused
+            } else {
+                Status::Running
+            }
+        });
         self.persist(&record)
     }
 }

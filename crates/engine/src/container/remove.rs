@@ -10,7 +10,12 @@ use crate::ids;
 impl Engine {
     /// Removes a container. A running one is refused unless `force`, which kills it first.
     /// `_volumes` is accepted for API compatibility; anonymous volumes arrive with volumes.
-    pub async fn remove(self: &Arc<Self>, reference: &str, force: bool, _volumes: bool) -> Result<()> {
+    pub async fn remove(
+        self: &Arc<Self>,
+        reference: &str,
+        force: bool,
+        _volumes: bool,
+    ) -> Result<()> {
         let handle = self.lookup(reference)?;
         let _op = handle.op.lock().await;
         let container = handle.snapshot();
@@ -86,7 +91,9 @@ impl Engine {
         let _op = handle.op.lock().await;
         let container = handle.snapshot();
         if container.name == new_name {
-            return Err(Error::conflict("Renaming a container with the same name as its current name"));
+            return Err(Error::conflict(
+                "Renaming a container with the same name as its current name",
+            ));
         }
         if let Ok(other) = self.lookup(new_name) {
             let other = other.snapshot();

@@ -25,10 +25,14 @@ impl Engine {
         let container = handle.snapshot();
         match container.state.status {
             Status::Running | Status::Restarting => {
-                return Err(Error::NotModified { message: "container already started".into() })
+                return Err(Error::NotModified {
+                    message: "container already started".into(),
+                })
             }
             Status::Paused => {
-                return Err(Error::conflict("cannot start a paused container, try unpause instead"))
+                return Err(Error::conflict(
+                    "cannot start a paused container, try unpause instead",
+                ))
             }
             Status::Removing | Status::Dead => {
                 return Err(Error::conflict(format!(
@@ -122,11 +126,16 @@ impl Engine {
         let dir = self.container_dir(id);
         let etc = write_etc_files(&dir, container)?;
         let user = user::resolve(rootfs, &container.user)?;
-        let files = EtcFiles { hostname: &etc[0], hosts: &etc[1], resolv_conf: &etc[2] };
+        let files = EtcFiles {
+            hostname: &etc[0],
+            hosts: &etc[1],
+            resolv_conf: &etc[2],
+        };
         let oci = spec::build(container, rootfs, &user, &files)?;
         let bundle = self.run_dir(id);
         let config_path = bundle.join("config.json");
-        let json = serde_json::to_vec(&oci).map_err(|e| Error::internal(format!("encode OCI spec: {e}")))?;
+        let json = serde_json::to_vec(&oci)
+            .map_err(|e| Error::internal(format!("encode OCI spec: {e}")))?;
         std::fs::write(&config_path, json).map_err(|e| Error::io("write", &config_path, e))?;
         let host = &container.spec.host;
         let started = shim::launch(&ShimLaunch {
@@ -141,9 +150,10 @@ impl Engine {
             tty: container.spec.tty,
         });
         started.map_err(|e| match e {
-            Error::StartFailed { message, exit_code } => {
-                Error::StartFailed { message: docker_start_message(&container.path, &message, exit_code), exit_code }
-            }
+            Error::StartFailed { message, exit_code } => Error::StartFailed {
+                message: docker_start_message(&container.path, &message, exit_code),
+                exit_code,
+            },
             other => other,
         })
     }
@@ -169,7 +179,9 @@ fn write_etc_files(dir: &Path, container: &Container) -> Result<[std::path::Path
     std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
     let host_mode = container.spec.host.network_mode == NetworkMode::Host;
     let hostname = if host_mode {
-        nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default()
+        nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_default()
     } else {
         container.hostname.clone()
     };
@@ -178,8 +190,15 @@ fn write_etc_files(dir: &Path, container: &Container) -> Result<[std::path::Path
     } else {
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n".to_owned()
     };
-    let resolv = resolv_conf(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(), host_mode);
-    let paths = [dir.join("hostname"), dir.join("hosts"), dir.join("resolv.conf")];
+    let resolv = resolv_conf(
+        &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+        host_mode,
+    );
+    let paths = [
+        dir.join("hostname"),
+        dir.join("hosts"),
+        dir.join("resolv.conf"),
+    ];
     for (path, content) in paths.iter().zip([format!("{hostname}\n"), hosts, resolv]) {
         std::fs::write(path, content).map_err(|e| Error::io("write", path, e))?;
     }
@@ -215,9 +234,13 @@ fn resolv_conf(host: &str, host_network: bool) -> String {
 
 /// Whether `path` is a mount point (its device differs from its parent's, or it is listed).
 pub(crate) fn is_mountpoint(path: &Path) -> bool {
-    let Ok(mountinfo) = std::fs::read_to_string("/proc/self/mountinfo") else { return false };
+    let Ok(mountinfo) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
     let wanted = path.to_string_lossy();
-    mountinfo.lines().any(|line| line.split(' ').nth(4) == Some(wanted.as_ref()))
+    mountinfo
+        .lines()
+        .any(|line| line.split(' ').nth(4) == Some(wanted.as_ref()))
 }
 
 #[cfg(test)]
@@ -237,7 +260,9 @@ mod tests {
 
     #[test]
     fn start_errors_keep_dockers_wording() {
-        assert!(docker_start_message("nope", "x", 127).contains("executable file not found in $PATH"));
+        assert!(
+            docker_start_message("nope", "x", 127).contains("executable file not found in $PATH")
+        );
         assert!(docker_start_message("/etc", "x", 126).contains("permission denied"));
     }
 }

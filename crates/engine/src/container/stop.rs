@@ -23,26 +23,44 @@ pub fn parse_signal(text: &str) -> Result<Signal> {
         return Signal::try_from(number).map_err(|_| invalid());
     }
     let upper = text.to_ascii_uppercase();
-    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
     name.parse::<Signal>().map_err(|_| invalid())
 }
 
 impl Engine {
     /// Sends the stop signal, waits up to `timeout` seconds (the container's StopTimeout, else
     /// 10; negative waits forever), then SIGKILLs every process of the container.
-    pub async fn stop(self: &Arc<Self>, reference: &str, timeout: Option<i64>, signal: Option<&str>) -> Result<()> {
+    pub async fn stop(
+        self: &Arc<Self>,
+        reference: &str,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> Result<()> {
         let handle = self.lookup(reference)?;
         let _op = handle.op.lock().await;
         self.stop_locked(&handle, timeout, signal).await
     }
 
-    pub(crate) async fn stop_locked(&self, handle: &Arc<Handle>, timeout: Option<i64>, signal: Option<&str>) -> Result<()> {
+    pub(crate) async fn stop_locked(
+        &self,
+        handle: &Arc<Handle>,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> Result<()> {
         let container = handle.snapshot();
         if !container.state.status.is_alive() {
-            return Err(Error::NotModified { message: "container already stopped".into() });
+            return Err(Error::NotModified {
+                message: "container already stopped".into(),
+            });
         }
         let signal = parse_signal(signal.unwrap_or(&container.stop_signal))?;
-        let timeout = timeout.or(container.spec.stop_timeout).unwrap_or(DEFAULT_STOP_TIMEOUT);
+        let timeout = timeout
+            .or(container.spec.stop_timeout)
+            .unwrap_or(DEFAULT_STOP_TIMEOUT);
         let mut exits = handle.exits.subscribe();
         let seen = *exits.borrow_and_update();
         let run_dir = self.run_dir(&container.id);
@@ -64,7 +82,10 @@ impl Engine {
         if wait_for_exit(&mut exits, seen, Some(KILL_GRACE)).await {
             Ok(())
         } else {
-            Err(Error::internal(format!("container {} did not exit after SIGKILL", container.id)))
+            Err(Error::internal(format!(
+                "container {} did not exit after SIGKILL",
+                container.id
+            )))
         }
     }
 
@@ -74,9 +95,16 @@ impl Engine {
         let signal = parse_signal(signal.filter(|s| !s.is_empty()).unwrap_or("SIGKILL"))?;
         let container = handle.snapshot();
         if !container.state.status.is_alive() {
-            return Err(Error::conflict(format!("Container {} is not running", container.id)));
+            return Err(Error::conflict(format!(
+                "Container {} is not running",
+                container.id
+            )));
         }
-        shim::request(&self.run_dir(&container.id), &json!({"kill": signal as i32})).await?;
+        shim::request(
+            &self.run_dir(&container.id),
+            &json!({"kill": signal as i32}),
+        )
+        .await?;
         if signal == Signal::SIGKILL {
             // A frozen cgroup (v1) holds even SIGKILL until thawed.
             self.thaw_if_paused(&handle);
@@ -85,7 +113,12 @@ impl Engine {
     }
 
     /// Stops (if running) and starts the container again.
-    pub async fn restart(self: &Arc<Self>, reference: &str, timeout: Option<i64>, signal: Option<&str>) -> Result<()> {
+    pub async fn restart(
+        self: &Arc<Self>,
+        reference: &str,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> Result<()> {
         let handle = self.lookup(reference)?;
         let _op = handle.op.lock().await;
         match self.stop_locked(&handle, timeout, signal).await {
@@ -100,7 +133,9 @@ impl Engine {
     fn thaw_if_paused(&self, handle: &Arc<Handle>) {
         let container = handle.snapshot();
         if container.state.status == Status::Paused {
-            if let Ok(cgroup) = berth_runtime::cgroups::Cgroup::new(&crate::spec::cgroups_path(&container.id)) {
+            if let Ok(cgroup) =
+                berth_runtime::cgroups::Cgroup::new(&crate::spec::cgroups_path(&container.id))
+            {
                 let _ = cgroup.thaw();
             }
         }
@@ -108,7 +143,11 @@ impl Engine {
 }
 
 /// Waits until the exit counter passes `seen`; `None` waits forever. True when it did.
-async fn wait_for_exit(exits: &mut tokio::sync::watch::Receiver<u64>, seen: u64, deadline: Option<Duration>) -> bool {
+async fn wait_for_exit(
+    exits: &mut tokio::sync::watch::Receiver<u64>,
+    seen: u64,
+    deadline: Option<Duration>,
+) -> bool {
     let wait = exits.wait_for(|n| *n > seen);
     match deadline {
         Some(d) => matches!(tokio::time::timeout(d, wait).await, Ok(Ok(_))),

@@ -50,8 +50,14 @@ impl Engine {
     pub fn wait(&self, reference: &str, condition: WaitCondition) -> Result<Waiter> {
         let handle = self.lookup(reference)?;
         let exits_seen = *handle.exits.borrow();
-        let ready = condition == WaitCondition::NotRunning && !handle.snapshot().state.status.is_alive();
-        Ok(Waiter { handle, condition, exits_seen, ready })
+        let ready =
+            condition == WaitCondition::NotRunning && !handle.snapshot().state.status.is_alive();
+        Ok(Waiter {
+            handle,
+            condition,
+            exits_seen,
+            ready,
+        })
     }
 }
 

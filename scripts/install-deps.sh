@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs what building and testing Berth needs on Debian 12 (run as root). Idempotent.
+set -euo pipefail
+packages=(busybox-static procps tar)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked cargo-nextest
