@@ -17,7 +17,9 @@ impl Filters {
         }
         let value: serde_json::Value =
             serde_json::from_str(raw).map_err(|e| format!("invalid filter: {e}"))?;
-        let object = value.as_object().ok_or("invalid filter: expected a JSON object")?;
+        let object = value
+            .as_object()
+            .ok_or("invalid filter: expected a JSON object")?;
         let mut filters = BTreeMap::new();
         for (key, values) in object {
             let list = match values {
@@ -85,7 +87,10 @@ mod tests {
         assert!(Filters::parse("{").is_err());
         assert!(Filters::parse(r#"{"status":[1]}"#).is_err());
         let f = Filters::parse(r#"{"bogus":["x"]}"#).unwrap();
-        assert_eq!(f.validate(&["status"]).unwrap_err(), "invalid filter 'bogus'");
+        assert_eq!(
+            f.validate(&["status"]).unwrap_err(),
+            "invalid filter 'bogus'"
+        );
     }
 
     #[test]

@@ -8,9 +8,15 @@ use std::fmt;
 use std::str::FromStr;
 
 /// The newest Engine API version berthd speaks.
-pub const CURRENT: ApiVersion = ApiVersion { major: 1, minor: 50 };
+pub const CURRENT: ApiVersion = ApiVersion {
+    major: 1,
+    minor: 50,
+};
 /// The oldest Engine API version berthd accepts.
-pub const MINIMUM: ApiVersion = ApiVersion { major: 1, minor: 24 };
+pub const MINIMUM: ApiVersion = ApiVersion {
+    major: 1,
+    minor: 24,
+};
 
 /// An Engine API version such as `1.41`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -44,8 +50,14 @@ impl FromStr for ApiVersion {
         let (major, minor) = s
             .split_once('.')
             .ok_or_else(|| format!("invalid API version {s:?}"))?;
-        let parse = |p: &str| p.parse::<u32>().map_err(|_| format!("invalid API version {s:?}"));
-        Ok(ApiVersion { major: parse(major)?, minor: parse(minor)? })
+        let parse = |p: &str| {
+            p.parse::<u32>()
+                .map_err(|_| format!("invalid API version {s:?}"))
+        };
+        Ok(ApiVersion {
+            major: parse(major)?,
+            minor: parse(minor)?,
+        })
     }
 }
 
@@ -54,7 +66,9 @@ impl FromStr for ApiVersion {
 /// `/v1.41/containers/json` gives `(Some(1.41), "/containers/json")`; `/containers/json` gives
 /// `(None, "/containers/json")`. A `/v…` prefix that is not a version is left in the path.
 pub fn split_path(path: &str) -> (Option<ApiVersion>, &str) {
-    let Some(rest) = path.strip_prefix("/v") else { return (None, path) };
+    let Some(rest) = path.strip_prefix("/v") else {
+        return (None, path);
+    };
     let end = rest.find('/').unwrap_or(rest.len());
     match rest[..end].parse::<ApiVersion>() {
         Ok(version) => (Some(version), &rest[end..]),
@@ -85,7 +99,13 @@ mod tests {
     fn splits_versioned_and_plain_paths() {
         assert_eq!(
             split_path("/v1.41/containers/json"),
-            (Some(ApiVersion { major: 1, minor: 41 }), "/containers/json")
+            (
+                Some(ApiVersion {
+                    major: 1,
+                    minor: 41
+                }),
+                "/containers/json"
+            )
         );
         assert_eq!(split_path("/containers/json"), (None, "/containers/json"));
         assert_eq!(split_path("/v1.50"), (Some(CURRENT), ""));
@@ -94,8 +114,12 @@ mod tests {
 
     #[test]
     fn rejects_versions_out_of_range() {
-        assert!(check("1.99".parse().unwrap()).unwrap_err().contains("too new"));
-        assert!(check("1.12".parse().unwrap()).unwrap_err().contains("too old"));
+        assert!(check("1.99".parse().unwrap())
+            .unwrap_err()
+            .contains("too new"));
+        assert!(check("1.12".parse().unwrap())
+            .unwrap_err()
+            .contains("too old"));
         assert!(check("1.41".parse().unwrap()).is_ok());
     }
 }
