@@ -1,5 +1,6 @@
 //! Measure `ImageStore::import` throughput: `import_bench <rootfs.tar[.gz]> [runs]`.
 //! Each run imports into a fresh store under $TMPDIR (so every run unpacks and fsyncs).
+//! With `BENCH_KEEP=<dir>`, one import goes into the store at `<dir>` and is kept (for diffing).
 
 use std::fs::File;
 use std::time::Instant;
@@ -14,6 +15,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = args.next().ok_or("usage: import_bench <tar> [runs]")?;
     let runs: usize = args.next().map(|r| r.parse()).transpose()?.unwrap_or(3);
     let bytes = std::fs::metadata(&path)?.len() as f64;
+    if let Ok(keep) = std::env::var("BENCH_KEEP") {
+        let store = ImageStore::open(std::path::Path::new(&keep))?;
+        let rec = store.import(File::open(&path)?, ImportOptions::default())?;
+        println!("kept {} layer {}", rec.id, rec.layers[0]);
+        return Ok(());
+    }
     let mut times = Vec::new();
     for i in 0..runs {
         let dir = tempfile::tempdir()?;

@@ -19,7 +19,7 @@
 
 use std::collections::HashSet;
 use std::ffi::OsStr;
-use std::fs::{self, File, FileTimes, OpenOptions};
+use std::fs::{self, FileTimes, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -166,7 +166,7 @@ impl Unpacker {
                 return Err(Error::archive(&name, "root entry is not a directory"));
             }
             let root = self.root.clone();
-            apply_meta(&root, &meta, true)?;
+            apply_meta(&root, &meta)?;
             self.dirs.push((root, meta.mtime));
             return Ok(());
         };
@@ -203,7 +203,7 @@ impl Unpacker {
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                     Err(e) => return Err(Error::io("create dir", &full, e)),
                 }
-                apply_meta(&full, &meta, true)?;
+                apply_meta(&full, &meta)?;
                 self.dirs.push((full, meta.mtime));
             }
             EntryType::Symlink => {
@@ -250,7 +250,7 @@ impl Unpacker {
                 };
                 sys::mknod(&full, kind, 0o600, major, minor)
                     .map_err(|e| Error::io("mknod", &full, e))?;
-                apply_meta(&full, &meta, false)?;
+                apply_meta(&full, &meta)?;
                 sys::lutimes(&full, meta.mtime.0, meta.mtime.1)
                     .map_err(|e| Error::io("set times", &full, e))?;
             }
@@ -521,7 +521,7 @@ fn to_system_time((s, n): (i64, i64)) -> SystemTime {
 }
 
 /// chown, chmod (not for symlinks), xattrs.
-fn apply_meta(path: &Path, meta: &Meta, _is_dir: bool) -> Result<()> {
+fn apply_meta(path: &Path, meta: &Meta) -> Result<()> {
     sys::lchown(path, meta.uid, meta.gid).map_err(|e| Error::io("lchown", path, e))?;
     fs::set_permissions(path, fs::Permissions::from_mode(meta.mode))
         .map_err(|e| Error::io("chmod", path, e))?;
@@ -554,15 +554,6 @@ fn remove_any(path: &Path, meta: &fs::Metadata) -> Result<()> {
         fs::remove_file(path)
     };
     r.map_err(|e| Error::io("remove", path, e))
-}
-
-/// Open a file for reading, used by tests and the vfs snapshotter.
-#[allow(dead_code)]
-pub(crate) fn open_nofollow(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)
 }
 
 #[cfg(test)]
