@@ -180,12 +180,12 @@ impl ImageStore {
                 undo.push(self.content.blob_path(&c.digest)?);
             }
             tx.execute(
-                "INSERT INTO images (id, created, parent, comment, size) VALUES (?1, ?2, '', ?3, ?4)",
+                "INSERT OR IGNORE INTO images (id, created, parent, comment, size) VALUES (?1, ?2, '', ?3, ?4)",
                 params![image_id, created, comment, stats.size as i64],
             )
             .map_err(Error::db("insert image"))?;
             tx.execute(
-                "INSERT INTO image_layers (image_id, idx, chain_id) VALUES (?1, 0, ?2)",
+                "INSERT OR IGNORE INTO image_layers (image_id, idx, chain_id) VALUES (?1, 0, ?2)",
                 params![image_id, chain_id],
             )
             .map_err(Error::db("insert image layer"))?;

@@ -9,7 +9,7 @@ use crate::content;
 use crate::db;
 use crate::error::{Error, Result};
 use crate::reference;
-use crate::store::{resolve_id, ImageStore, RemovedItem};
+use crate::store::{resolve_id, ImageStore, RemovedItem, Resolved};
 
 impl ImageStore {
     /// Remove an image or a reference, with Docker's `rmi` semantics:
@@ -30,21 +30,37 @@ impl ImageStore {
         force: bool,
         in_use: &dyn Fn(&str) -> bool,
     ) -> Result<Vec<RemovedItem>> {
-        let resolved = {
-            let conn = self.lock();
-            resolve_id(&conn, name)?
-        };
-        let id = resolved.id.clone();
-        let used = in_use(&id);
-        let short = short_id(&id);
-
-        let mut conn = self.lock();
-        let tx = conn.transaction().map_err(Error::db("begin"))?;
-        if !db::image_exists(&tx, &id)? {
-            return Err(Error::NotFound {
-                name: name.to_string(),
-            });
+        // in_use runs without the lock (it may be slow, or look at the engine's own state);
+        // the name is resolved again under the lock and must still mean the same image.
+        for _ in 0..3 {
+            let before = {
+                let conn = self.lock();
+                resolve_id(&conn, name)?
+            };
+            let used = in_use(&before.id);
+            let mut conn = self.lock();
+            let now = resolve_id(&conn, name)?;
+            if now.id != before.id || now.reference != before.reference {
+                continue;
+            }
+            return self.remove_locked(&mut conn, name, &now, force, used);
         }
+        Err(Error::Conflict {
+            message: format!("image {name:?} changed while being removed, try again"),
+        })
+    }
+
+    fn remove_locked(
+        &self,
+        conn: &mut Connection,
+        name: &str,
+        resolved: &Resolved,
+        force: bool,
+        used: bool,
+    ) -> Result<Vec<RemovedItem>> {
+        let id = resolved.id.clone();
+        let short = short_id(&id);
+        let tx = conn.transaction().map_err(Error::db("begin"))?;
         let tags = db::tags_of(&tx, &id)?;
         let digests = db::digests_of(&tx, &id)?;
         let mut refs: Vec<String> = tags.iter().chain(digests.iter()).cloned().collect();
@@ -94,8 +110,8 @@ impl ImageStore {
         let (deleted, dirs, blobs) = self.delete_image(&tx, &id)?;
         items.extend(deleted);
         tx.commit().map_err(Error::db("commit delete"))?;
+        // still under the lock: no import can re-register these layers meanwhile
         self.discard(dirs, blobs);
-        drop(conn);
         Ok(items)
     }
 
