@@ -67,13 +67,6 @@ pub(crate) fn open(path: &std::path::Path) -> Result<Connection> {
     Ok(conn)
 }
 
-pub(crate) fn image_exists(conn: &Connection, id: &str) -> Result<bool> {
-    conn.query_row("SELECT 1 FROM images WHERE id = ?1", [id], |_| Ok(()))
-        .optional()
-        .map(|o| o.is_some())
-        .map_err(Error::db("query image"))
-}
-
 pub(crate) fn layer_exists(conn: &Connection, chain_id: &str) -> Result<bool> {
     conn.query_row(
         "SELECT 1 FROM layers WHERE chain_id = ?1",
