@@ -424,6 +424,24 @@ fn malicious_cases(sentinel: &Path) -> Vec<(&'static str, Vec<u8>, &'static str)
             "not inside the layer",
         ),
         (
+            "hardlink-to-dir",
+            RawTar::new().dir("d").hardlink("hl", "d").into_bytes(),
+            "is a directory",
+        ),
+        (
+            "whiteout-dotdot",
+            RawTar::new().dir("d").file("d/.wh...", b"").into_bytes(),
+            "invalid whiteout",
+        ),
+        (
+            "symlink-loop-parent",
+            RawTar::new()
+                .symlink("a", ".")
+                .file("a/a/a/pwned", b"evil")
+                .into_bytes(),
+            "symbolic link",
+        ),
+        (
             "truncated",
             {
                 let mut b = RawTar::new().file("big", &vec![7u8; 100_000]).into_bytes();
@@ -937,5 +955,40 @@ fn overlay_many_layers_use_short_links() -> TestResult {
     );
     assert_eq!(fs::read_dir(root.join("layers"))?.count(), 0);
     assert!(!chains.is_empty());
+    Ok(())
+}
+
+#[test]
+fn unpack_replaces_entries_without_following_links() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let outside = tmp.path().join("outside");
+    fs::write(&outside, b"keep")?;
+    let dst = tmp.path().join("layer");
+    fs::create_dir(&dst)?;
+    let bytes = RawTar::new()
+        // a symlink to a file outside, then a regular file of the same name: the link is
+        // replaced, never written through
+        .symlink("f", &outside.to_string_lossy())
+        .file("f", b"inside")
+        // a directory replaced by a file, and a file replaced by a directory
+        .dir("d")
+        .file("d/x", b"x")
+        .file("d", b"now a file")
+        .file("e", b"file")
+        .dir("e")
+        // a hard link to a symlink links the symlink itself
+        .symlink("s", &outside.to_string_lossy())
+        .hardlink("s2", "s")
+        .into_bytes();
+    crate::unpack::unpack_layer(&bytes[..], &dst)?;
+    assert_eq!(fs::read(&outside)?, b"keep");
+    assert_eq!(fs::read(dst.join("f"))?, b"inside");
+    assert!(fs::symlink_metadata(dst.join("f"))?.is_file());
+    assert_eq!(fs::read(dst.join("d"))?, b"now a file");
+    assert!(fs::symlink_metadata(dst.join("e"))?.is_dir());
+    assert!(fs::symlink_metadata(dst.join("s2"))?
+        .file_type()
+        .is_symlink());
+    assert_eq!(fs::read(&outside)?, b"keep");
     Ok(())
 }
