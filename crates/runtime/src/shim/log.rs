@@ -55,7 +55,8 @@ impl JsonLog {
 
     /// Logs one chunk read from `stream` ("stdout" or "stderr"), one entry per line.
     pub fn write(&mut self, stream: &str, data: &[u8]) -> Result<()> {
-        let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        let mut tbuf = [0u8; 30];
+        let time = rfc3339_now(&mut tbuf);
         let mut rest = data;
         while !rest.is_empty() {
             let end = rest
@@ -66,7 +67,7 @@ impl JsonLog {
             let (line, tail) = rest.split_at(end);
             rest = tail;
             let start = self.buf.len();
-            encode_entry(&mut self.buf, line, stream, &time);
+            encode_entry(&mut self.buf, line, stream, time);
             let entry_len = (self.buf.len() - start) as u64;
             if self.max_size > 0
                 && self.size + start as u64 > 0
@@ -132,12 +133,67 @@ impl JsonLog {
 /// Appends one json-file entry (with its trailing newline) to `out`.
 pub fn encode_entry(out: &mut Vec<u8>, line: &[u8], stream: &str, time: &str) {
     out.extend_from_slice(b"{\"log\":\"");
-    escape_into(out, &String::from_utf8_lossy(line));
+    match std::str::from_utf8(line) {
+        Ok(s) => escape_into(out, s),
+        Err(_) => escape_into(out, &String::from_utf8_lossy(line)),
+    }
     out.extend_from_slice(b"\",\"stream\":\"");
     out.extend_from_slice(stream.as_bytes());
     out.extend_from_slice(b"\",\"time\":\"");
     out.extend_from_slice(time.as_bytes());
     out.extend_from_slice(b"\"}\n");
+}
+
+/// Formats the current UTC time as RFC 3339 with nanoseconds (`2026-11-22T07:38:45.123456789Z`)
+/// into `buf`.
+///
+/// Why not chrono: this runs for every log entry in every shim, and chrono's formatter pulls a
+/// lot of code into each shim's resident memory; this is a few dozen instructions.
+pub fn rfc3339_now(buf: &mut [u8; 30]) -> &str {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the struct we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+    format_rfc3339(ts.tv_sec, ts.tv_nsec as u32, buf)
+}
+
+/// Formats `secs`.`nanos` since the epoch (UTC) into `buf`.
+pub fn format_rfc3339(secs: i64, nanos: u32, buf: &mut [u8; 30]) -> &str {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let put = |buf: &mut [u8; 30], at: usize, width: usize, mut v: u64| {
+        for i in (0..width).rev() {
+            buf[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(buf, 0, 4, year.clamp(0, 9999) as u64);
+    buf[4] = b'-';
+    put(buf, 5, 2, month as u64);
+    buf[7] = b'-';
+    put(buf, 8, 2, day as u64);
+    buf[10] = b'T';
+    put(buf, 11, 2, (rem / 3600) as u64);
+    buf[13] = b':';
+    put(buf, 14, 2, (rem / 60 % 60) as u64);
+    buf[16] = b':';
+    put(buf, 17, 2, (rem % 60) as u64);
+    buf[19] = b'.';
+    put(buf, 20, 9, u64::from(nanos.min(999_999_999)));
+    buf[29] = b'Z';
+    std::str::from_utf8(&buf[..]).unwrap_or("1970-01-01T00:00:00.000000000Z")
 }
 
 /// JSON string escaping (quotes, backslash, control characters).
@@ -165,6 +221,24 @@ mod tests {
     use super::*;
 
     type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    #[test]
+    fn timestamps_match_chrono() {
+        let mut buf = [0u8; 30];
+        for (secs, nanos) in [
+            (0i64, 0u32),
+            (1_795_333_125, 123_456_789),
+            (951_782_400, 5),
+            (4_102_444_799, 999_999_999),
+        ] {
+            let want = chrono::DateTime::from_timestamp(secs, nanos)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
+                .unwrap_or_default();
+            assert_eq!(format_rfc3339(secs, nanos, &mut buf), want);
+        }
+        let now = rfc3339_now(&mut buf).to_string();
+        assert!(chrono::DateTime::parse_from_rfc3339(&now).is_ok(), "{now}");
+    }
 
     #[test]
     fn entries_are_docker_json_file_lines() -> TestResult {

@@ -107,7 +107,7 @@ fn shed_memory() {
         let probe = 0u8;
         let sp = std::ptr::addr_of!(probe) as usize;
         // Keep a margin below our frame for the calls made from here on.
-        let top = sp.saturating_sub(64 * 1024) & !4095;
+        let top = sp.saturating_sub(16 * 1024) & !4095;
         if top > start && top < end {
             // SAFETY: pages below the current stack pointer (minus a margin) hold no live data.
             unsafe { libc::madvise(start as *mut libc::c_void, top - start, libc::MADV_DONTNEED) };
@@ -366,6 +366,10 @@ impl Supervisor {
                         }
                     }
                 }
+            }
+            if !closed_conns.is_empty() {
+                // A request was served (rare): drop the code pages it faulted in again.
+                shed_memory();
             }
             closed_conns.sort_unstable();
             for i in closed_conns.into_iter().rev() {
