@@ -14,6 +14,9 @@ use crate::container::model::{Container, NetworkMode, SeccompMode};
 use crate::error::{Error, Result};
 use crate::user::ResolvedUser;
 
+/// The PATH Docker gives processes whose image and request set none.
+const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 /// Files the engine writes per container and bind-mounts into it, as Docker does.
 pub struct EtcFiles<'a> {
     pub hostname: &'a Path,
@@ -80,7 +83,11 @@ pub fn build(
         }));
     }
 
-    let mut env = container.env.clone();
+    let mut env = vec![format!("HOSTNAME={}", container.hostname)];
+    if !container.env.iter().any(|e| e.starts_with("PATH=")) {
+        env.push(DEFAULT_PATH.to_owned());
+    }
+    env.extend(container.env.iter().cloned());
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", user.home));
     }

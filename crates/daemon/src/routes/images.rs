@@ -113,10 +113,12 @@ pub async fn create(
         (Some(repo), None) => Some(repo),
         (None, _) => None,
     };
+    // Clients send one `changes` per instruction, or several joined by newlines.
     let changes = pairs
         .iter()
         .filter(|(k, _)| k == "changes")
-        .map(|(_, v)| v.clone())
+        .flat_map(|(_, v)| v.lines().map(str::to_owned).collect::<Vec<_>>())
+        .filter(|line| !line.trim().is_empty())
         .collect();
     let options = ImportOptions {
         reference,

@@ -50,7 +50,7 @@ pub async fn version() -> Json<Value> {
                 "ApiVersion": version::CURRENT.to_string(),
                 "MinAPIVersion": version::MINIMUM.to_string(),
                 "Os": "linux",
-                "Arch": std::env::consts::ARCH,
+                "Arch": go_arch(),
                 "KernelVersion": kernel_version(),
             }
         }],

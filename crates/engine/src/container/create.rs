@@ -12,9 +12,6 @@ use crate::{ids, spec};
 /// Docker's smallest accepted memory limit.
 const MIN_MEMORY: i64 = 6 * 1024 * 1024;
 
-/// The default PATH Docker gives containers whose image sets none.
-const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
 /// What `create` returns: the new ID and Docker-style warnings.
 #[derive(Debug, Clone)]
 pub struct Created {
@@ -200,14 +197,10 @@ fn merge(
         .clone()
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| id[..12].to_owned());
-    let mut env: Vec<String> = vec![format!("HOSTNAME={hostname}")];
-    let image_env = config.env().clone().unwrap_or_default();
-    if !image_env.iter().any(|e| e.starts_with("PATH="))
-        && !spec.env.iter().any(|e| e.starts_with("PATH="))
-    {
-        env.push(DEFAULT_PATH.to_owned());
-    }
-    for entry in image_env.iter().chain(spec.env.iter()) {
+    // Config.Env is the image's environment overridden by the request's, as Docker reports
+    // it; HOSTNAME and a default PATH are added to the process environment at start.
+    let mut env: Vec<String> = Vec::new();
+    for entry in config.env().iter().flatten().chain(spec.env.iter()) {
         let key = entry.split('=').next().unwrap_or(entry);
         if key.is_empty() {
             return Err(Error::invalid(format!(

@@ -17,10 +17,14 @@ impl Engine {
         options: ImportOptions,
     ) -> Result<ImageRecord> {
         let images = self.images.clone();
-        tokio::task::spawn_blocking(move || images.import(tar, options))
-            .await
-            .map_err(|e| Error::internal(format!("import task: {e}")))?
-            .map_err(Error::from)
+        tokio::task::spawn_blocking(move || {
+            let imported = images.import(tar, options);
+            release_free_heap();
+            imported
+        })
+        .await
+        .map_err(|e| Error::internal(format!("import task: {e}")))?
+        .map_err(Error::from)
     }
 
     /// Removes an image with Docker's rmi semantics; images used by containers are conflicts
@@ -42,5 +46,14 @@ impl Engine {
         })
         .await
         .map_err(|e| Error::internal(format!("remove image task: {e}")))?
+    }
+}
+
+/// Gives the heap freed by a large operation back to the kernel. glibc keeps freed memory in
+/// per-thread arenas; after an import that is megabytes of idle daemon RSS.
+fn release_free_heap() {
+    // SAFETY: malloc_trim only walks glibc's own allocator state; no pointers are involved.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }

@@ -293,8 +293,10 @@ fn device_rule(
 
 /// The device cgroup rules of an unprivileged Docker container (`linux.resources.devices`), in
 /// order: deny everything, then allow `mknod` of any device (creating a node is harmless; opening
-/// it is what the rules gate), the default devices, `/dev/console`, `/dev/pts/*` and `/dev/ptmx`,
-/// and finally deny `/dev/fuse` explicitly (Docker's list).
+/// it is what the rules gate), the default devices, `/dev/console`, `/dev/pts/*` and `/dev/ptmx`.
+/// Docker also lists an explicit deny of `/dev/fuse`; it is redundant after "deny all", and on
+/// cgroup v1 runc refuses to apply a deny that punches into the `c *:* m` wildcard, so the
+/// spec leaves it out to stay portable between runtimes.
 ///
 /// This is Docker's `DefaultLinuxSpec` list merged with what runc appends
 /// (`specconv.AllowedDevices`), so the spec alone describes what the container may open.
@@ -314,7 +316,6 @@ pub fn default_device_cgroup_rules() -> Vec<LinuxDeviceCgroup> {
         device_rule(true, C, Some(5), Some(1), "rwm"),
         device_rule(true, C, Some(5), Some(2), "rwm"),
         device_rule(true, C, Some(136), None, "rwm"),
-        device_rule(false, C, Some(10), Some(229), "rwm"),
     ]
 }
 
