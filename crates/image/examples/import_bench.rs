@@ -37,6 +37,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         times.push(s);
     }
+    if std::env::var("BENCH_SNAPSHOT").is_ok() {
+        snapshot_bench(&path)?;
+    }
     times.sort_by(|a, b| a.total_cmp(b));
     let median = times[times.len() / 2];
     println!(
@@ -44,6 +47,44 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         median,
         bytes / 1e6 / median,
         bytes / 1e6
+    );
+    Ok(())
+}
+
+/// prepare + mount + unmount + remove of a snapshot, the per-container cost on `run --rm`.
+fn snapshot_bench(path: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let store = ImageStore::open(&dir.path().join("image"))?;
+    let rec = store.import(File::open(path)?, ImportOptions::default())?;
+    let target = dir.path().join("rootfs");
+    let mut times = Vec::new();
+    for i in 0..30 {
+        let key = format!("c{i}");
+        let t = Instant::now();
+        store.prepare_snapshot(&key, &rec.id)?;
+        let t1 = t.elapsed().as_secs_f64() * 1000.0;
+        store.mount_snapshot(&key, &target)?;
+        let t2 = t.elapsed().as_secs_f64() * 1000.0;
+        ImageStore::unmount(&target)?;
+        let t3 = t.elapsed().as_secs_f64() * 1000.0;
+        store.remove_snapshot(&key)?;
+        let t4 = t.elapsed().as_secs_f64() * 1000.0;
+        if std::env::var("BENCH_VERBOSE").is_ok() {
+            println!(
+                "prepare {t1:.2} mount {:.2} unmount {:.2} remove {:.2}",
+                t2 - t1,
+                t3 - t2,
+                t4 - t3
+            );
+        }
+        times.push(t4);
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "snapshot ({:?}) prepare+mount+unmount+remove: median {:.2} ms, min {:.2} ms",
+        store.snapshotter_kind(),
+        times[times.len() / 2],
+        times[0]
     );
     Ok(())
 }
