@@ -37,7 +37,8 @@ pub struct Committed {
 
 impl ContentStore {
     /// Open (creating directories) the store rooted at `root` (`<root>/blobs/sha256`, `<root>/ingest`).
-    /// Leftover ingest files from a crash are removed.
+    /// Leftover ingest files from a crash are removed, so open one per root per process: inside
+    /// the daemon use [`ImageStore::content`](crate::ImageStore::content) instead.
     pub fn open(root: &Path) -> Result<ContentStore> {
         let blobs = root.join("blobs").join("sha256");
         let ingest = root.join("ingest");
