@@ -164,7 +164,8 @@ pub fn launch(opts: LaunchOptions) -> Result<Launched> {
         Ok(None) => {
             drop(parent_chan);
             crate::init::run(crate::init::InitArgs {
-                bundle: b,
+                bundle: Some(b),
+                process,
                 chan: &child_chan,
                 stdio: stdio_raw,
                 terminal,
@@ -278,4 +279,171 @@ fn write_id_maps(
         std::fs::write(&p, format_map(u)).map_err(|e| Error::io("write", &p, e))?;
     }
     Ok(())
+}
+
+/// What to exec into a running container (`docker exec`, `runc exec`).
+pub struct ExecOptions<'a> {
+    /// The container's init pid (in the caller's pid namespace): its namespaces are joined.
+    pub init_pid: i32,
+    /// The container's cgroup path; the new process joins it.
+    pub cgroups_path: Option<&'a str>,
+    /// The process to run (args, env, cwd, user, capabilities, rlimits, terminal, ...).
+    pub process: &'a oci_spec::runtime::Process,
+    /// The container's seccomp filter, applied to the new process too (as Docker does).
+    pub seccomp: Option<&'a oci_spec::runtime::LinuxSeccomp>,
+    /// The process's stdio (ignored when `process.terminal` is set).
+    pub stdio: Stdio,
+}
+
+/// A process exec'd into a container. The caller owns it (it is the caller's child): wait for it.
+#[derive(Debug)]
+pub struct Execed {
+    pub pid: i32,
+    /// The pty master when `process.terminal` was set.
+    pub pty_master: Option<OwnedFd>,
+}
+
+/// Starts `opts.process` inside the running container whose init is `opts.init_pid`: joins every
+/// namespace of the init that differs from the caller's, joins the cgroup, and applies the
+/// process's credentials, capabilities, rlimits, seccomp and no_new_privileges, then execs.
+/// Returns once exec'd; exec failures come back as [`Error::Exec`].
+///
+/// Must be called from a single-threaded process (it clones).
+pub fn exec(opts: ExecOptions) -> Result<Execed> {
+    let process = opts.process;
+    if process.args().as_ref().is_none_or(|a| a.is_empty()) {
+        return Err(Error::InvalidArgument("process.args is empty".into()));
+    }
+    let terminal = process.terminal() == Some(true);
+    let seccomp = match opts.seccomp {
+        Some(s) => Some(crate::seccomp_glue::compile(s)?),
+        None => None,
+    };
+    let cgroup = match opts.cgroups_path {
+        Some(p) => Some(Cgroup::new(p).map_err(|e| Error::cgroup("open", e))?),
+        None => None,
+    };
+    // Namespaces of the init that differ from ours, user first and mount last (joining the
+    // mount namespace moves us to the container's root).
+    const ORDER: [(LinuxNamespaceType, &str); 7] = [
+        (LinuxNamespaceType::User, "user"),
+        (LinuxNamespaceType::Ipc, "ipc"),
+        (LinuxNamespaceType::Uts, "uts"),
+        (LinuxNamespaceType::Network, "net"),
+        (LinuxNamespaceType::Pid, "pid"),
+        (LinuxNamespaceType::Cgroup, "cgroup"),
+        (LinuxNamespaceType::Mount, "mnt"),
+    ];
+    let mut join: Vec<(LinuxNamespaceType, OwnedFd)> = Vec::new();
+    let mut join_pid = None;
+    for (typ, name) in ORDER {
+        let theirs = format!("/proc/{}/ns/{name}", opts.init_pid);
+        let same = match (
+            std::fs::read_link(&theirs),
+            std::fs::read_link(format!("/proc/self/ns/{name}")),
+        ) {
+            (Ok(a), Ok(b)) => a == b,
+            (Err(e), _) => return Err(Error::io("readlink", &theirs, e)),
+            (Ok(_), Err(_)) => false,
+        };
+        if same {
+            continue;
+        }
+        let fd = open_ns(Path::new(&theirs))?;
+        if typ == LinuxNamespaceType::Pid {
+            join_pid = Some(fd);
+        } else {
+            join.push((typ, fd));
+        }
+    }
+    // The init must still be the process whose namespaces we opened.
+    if crate::sys::proc_state(opts.init_pid).is_none_or(|s| s == 'Z' || s == 'X') {
+        return Err(Error::Init {
+            message: format!("container init {} is not running", opts.init_pid),
+            errno: None,
+        });
+    }
+
+    let (parent_chan, child_chan) = sync::pair()?;
+    let own_pidns = match &join_pid {
+        Some(target) => {
+            let own = open_ns(Path::new("/proc/self/ns/pid"))?;
+            nix::sched::setns(target, nix::sched::CloneFlags::CLONE_NEWPID)
+                .map_err(|e| Error::sys("setns pid", e))?;
+            Some(own)
+        }
+        None => None,
+    };
+    let stdio_raw: [Option<RawFd>; 3] = [
+        opts.stdio.stdin.as_ref().map(|f| f.as_raw_fd()),
+        opts.stdio.stdout.as_ref().map(|f| f.as_raw_fd()),
+        opts.stdio.stderr.as_ref().map(|f| f.as_raw_fd()),
+    ];
+    let join_raw: Vec<(LinuxNamespaceType, RawFd)> =
+        join.iter().map(|(t, fd)| (*t, fd.as_raw_fd())).collect();
+    // SAFETY: the documented contract of this function is a single-threaded caller.
+    let cloned = unsafe { crate::sys::clone_fork(0) };
+    if let Some(own) = &own_pidns {
+        if !matches!(cloned, Ok(None)) {
+            let _ = nix::sched::setns(own, nix::sched::CloneFlags::CLONE_NEWPID);
+        }
+    }
+    let pid = match cloned? {
+        None => {
+            drop(parent_chan);
+            crate::init::run(crate::init::InitArgs {
+                bundle: None,
+                process,
+                chan: &child_chan,
+                stdio: stdio_raw,
+                terminal,
+                exec_fifo: None,
+                join: &join_raw,
+                seccomp: seccomp.as_ref(),
+            })
+        }
+        Some(pid) => pid,
+    };
+    drop(child_chan);
+    drop(opts.stdio);
+    let fail = |err: Error| -> Error {
+        // SAFETY: kill/waitpid on our own child.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        }
+        err
+    };
+    if let Some(cg) = &cgroup {
+        if let Err(e) = cg.add_process(pid) {
+            return Err(fail(Error::cgroup("add process", e)));
+        }
+    }
+    if let Err(e) = parent_chan.send(sync::MSG_GO, &[], None) {
+        return Err(fail(e));
+    }
+    let mut pty_master = None;
+    let mut ready = false;
+    loop {
+        match parent_chan.recv() {
+            Ok(Msg::Pty(fd)) => pty_master = Some(fd),
+            Ok(Msg::Ready) => ready = true,
+            Ok(Msg::Eof) if ready => break,
+            Ok(Msg::Eof) => {
+                return Err(fail(Error::Init {
+                    message: "exec process exited during setup".into(),
+                    errno: None,
+                }))
+            }
+            Ok(Msg::Error(e)) => return Err(fail(e)),
+            Ok(Msg::Go) => {
+                return Err(fail(Error::Init {
+                    message: "unexpected go message from init".into(),
+                    errno: None,
+                }))
+            }
+            Err(e) => return Err(fail(e)),
+        }
+    }
+    Ok(Execed { pid, pty_master })
 }

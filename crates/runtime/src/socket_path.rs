@@ -46,21 +46,22 @@ mod tests {
     use std::os::unix::net::{UnixListener, UnixStream};
 
     #[test]
-    fn long_directories_still_get_a_working_socket() {
-        let base = tempfile::tempdir().unwrap();
+    fn long_directories_still_get_a_working_socket() -> std::io::Result<()> {
+        let base = tempfile::tempdir()?;
         let deep = base.path().join("a".repeat(60)).join("b".repeat(60));
-        std::fs::create_dir_all(&deep).unwrap();
-        let bind_path = ShortSocketPath::new(&deep, "x.sock").unwrap();
+        std::fs::create_dir_all(&deep)?;
+        let bind_path = ShortSocketPath::new(&deep, "x.sock")?;
         assert!(bind_path.path().starts_with("/proc/self/fd"));
-        let listener = UnixListener::bind(bind_path.path()).unwrap();
+        let listener = UnixListener::bind(bind_path.path())?;
         assert!(
             deep.join("x.sock").exists(),
             "socket must live in the real directory"
         );
-        let connect_path = ShortSocketPath::new(&deep, "x.sock").unwrap();
-        let _client = UnixStream::connect(connect_path.path()).unwrap();
+        let connect_path = ShortSocketPath::new(&deep, "x.sock")?;
+        let _client = UnixStream::connect(connect_path.path())?;
         assert!(listener.accept().is_ok());
-        let short = ShortSocketPath::new(Path::new("/tmp"), "y.sock").unwrap();
+        let short = ShortSocketPath::new(Path::new("/tmp"), "y.sock")?;
         assert_eq!(short.path(), Path::new("/tmp/y.sock"));
+        Ok(())
     }
 }

@@ -253,3 +253,74 @@ fn spec_writes_a_runnable_default_config() -> TestResult {
     drop(f);
     Ok(())
 }
+
+#[test]
+fn exec_into_running_container() -> TestResult {
+    require_env!();
+    let f = Fixture::new("exec", &["sleep", "100"])?;
+    f.write_spec()?;
+    let bundle = f.bundle();
+    let out = f.runtime_detached(&[
+        "run",
+        "--detach",
+        "--bundle",
+        bundle.to_str().ok_or("path")?,
+        &f.id,
+    ])?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Same pid namespace, hostname and cgroup as the init; a pid other than 1.
+    let out = f.runtime(&[
+        "exec",
+        &f.id,
+        "sh",
+        "-c",
+        "echo $$; hostname; grep -c /berth/ /proc/self/cgroup >/dev/null && echo in-cgroup; cat /proc/1/comm",
+    ])?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_ne!(lines[0], "1");
+    assert_eq!(&lines[1..], &["rt-host", "in-cgroup", "sleep"]);
+    // Exit codes, user switch, not-found.
+    let out = f.runtime(&[
+        "exec",
+        "--user",
+        "1000:1000",
+        &f.id,
+        "sh",
+        "-c",
+        "id -u; exit 7",
+    ])?;
+    assert_eq!(out.status.code(), Some(7));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1000\n");
+    let out = f.runtime(&["exec", &f.id, "no-such-command"])?;
+    assert_eq!(out.status.code(), Some(127));
+    // By init pid + bundle (how a shim-started container is reached).
+    let pid = state(&f)?["pid"].as_i64().ok_or("pid")?.to_string();
+    let out = std::process::Command::new(RUNTIME)
+        .args([
+            "exec",
+            "--init-pid",
+            &pid,
+            "--bundle",
+            bundle.to_str().ok_or("path")?,
+            "x",
+        ])
+        .args(["cat", "/proc/1/cmdline"])
+        .output()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "sleep\u{0}100\u{0}");
+    Ok(())
+}

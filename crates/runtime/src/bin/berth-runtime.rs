@@ -73,6 +73,39 @@ enum Cmd {
         #[arg(long = "console-socket")]
         console_socket: Option<PathBuf>,
     },
+    /// Run a process inside a created or running container (like `runc exec`).
+    Exec {
+        /// Container id (or a label with --init-pid).
+        id: String,
+        /// The process as an OCI process JSON (otherwise: the container's process with ARGS).
+        #[arg(short, long)]
+        process: Option<PathBuf>,
+        /// Exec into the container whose init is this pid (not recorded under --root).
+        #[arg(long = "init-pid", requires = "bundle")]
+        init_pid: Option<i32>,
+        /// The bundle of the --init-pid container.
+        #[arg(short, long)]
+        bundle: Option<PathBuf>,
+        #[arg(short, long)]
+        tty: bool,
+        #[arg(long = "console-socket")]
+        console_socket: Option<PathBuf>,
+        #[arg(short, long)]
+        detach: bool,
+        #[arg(long = "pid-file")]
+        pid_file: Option<PathBuf>,
+        #[arg(long)]
+        cwd: Option<PathBuf>,
+        /// KEY=VALUE, added to the environment.
+        #[arg(short, long)]
+        env: Vec<String>,
+        /// UID[:GID]
+        #[arg(short, long)]
+        user: Option<String>,
+        /// The command (when no --process).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Write a default config.json (like `runc spec`).
     Spec {
         #[arg(short, long, default_value = ".")]
@@ -175,6 +208,88 @@ fn dispatch(cli: &Cli) -> Result<i32, Box<dyn std::error::Error>> {
             );
             match code {
                 Ok(c) => Ok(c),
+                Err(e) => {
+                    let kind = e.exec_kind();
+                    report(cli, &e);
+                    Ok(match kind {
+                        berth_runtime::ExecErrorKind::NotFound => 127,
+                        berth_runtime::ExecErrorKind::NotExecutable => 126,
+                        berth_runtime::ExecErrorKind::Other => 1,
+                    })
+                }
+            }
+        }
+        Cmd::Exec {
+            id,
+            process,
+            init_pid,
+            bundle,
+            tty,
+            console_socket,
+            detach,
+            pid_file,
+            cwd,
+            env,
+            user,
+            args,
+        } => {
+            let target = match init_pid {
+                Some(pid) => container::ExecTarget::Pid {
+                    init_pid: *pid,
+                    bundle: bundle.clone().ok_or("--init-pid needs --bundle")?,
+                },
+                None => container::ExecTarget::Id(id.clone()),
+            };
+            let process = match process {
+                Some(path) => serde_json::from_slice(&std::fs::read(path)?)?,
+                None => {
+                    let bundle_dir = match &target {
+                        container::ExecTarget::Pid { bundle, .. } => bundle.clone(),
+                        container::ExecTarget::Id(id) => {
+                            container::Container::load(root, id)?.record.bundle
+                        }
+                    };
+                    let spec = berth_runtime::bundle::Bundle::load(&bundle_dir)?.spec;
+                    let mut p = spec.process().clone().ok_or("bundle has no process")?;
+                    if args.is_empty() {
+                        return Err("exec needs --process or a command".into());
+                    }
+                    p.set_args(Some(args.clone()));
+                    p.set_terminal(Some(*tty));
+                    if let Some(c) = cwd {
+                        p.set_cwd(c.clone());
+                    }
+                    if !env.is_empty() {
+                        let mut e = p.env().clone().unwrap_or_default();
+                        e.extend(env.iter().cloned());
+                        p.set_env(Some(e));
+                    }
+                    if let Some(u) = user {
+                        let (uid, gid) = match u.split_once(':') {
+                            Some((a, b)) => (a.parse::<u32>()?, b.parse::<u32>()?),
+                            None => (u.parse::<u32>()?, 0),
+                        };
+                        let mut usr = p.user().clone();
+                        usr.set_uid(uid);
+                        usr.set_gid(gid);
+                        usr.set_additional_gids(None);
+                        p.set_user(usr);
+                    }
+                    p
+                }
+            };
+            let res = container::exec(
+                root,
+                &target,
+                &process,
+                container::ExecOptions {
+                    console_socket: console_socket.clone(),
+                    detach: *detach,
+                    pid_file: pid_file.clone(),
+                },
+            );
+            match res {
+                Ok(code) => Ok(code),
                 Err(e) => {
                     let kind = e.exec_kind();
                     report(cli, &e);

@@ -8,6 +8,7 @@
 
 mod create;
 mod delete;
+mod exec;
 mod kill;
 mod run;
 mod start;
@@ -15,6 +16,7 @@ mod state;
 
 pub use create::{create, CreateOptions};
 pub use delete::delete;
+pub use exec::{exec, ExecOptions, ExecTarget};
 pub use kill::kill;
 pub use run::{run, RunOptions};
 pub use start::start;

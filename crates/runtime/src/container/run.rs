@@ -75,8 +75,32 @@ pub fn run(root: &Path, id: &str, bundle_dir: &Path, opts: RunOptions) -> Result
         guard.0 = None;
         return Ok(0);
     }
-    let pid = Pid::from_raw(launched.pid);
-    let code = loop {
+    let code = wait_forwarding(launched.pid, &set)?;
+    // The container is gone: like `runc run`, delete it (remaining processes, cgroup, state).
+    let _ = launched.cgroup.kill_all(Signal::SIGKILL);
+    let cg_res = launched.cgroup.destroy();
+    drop(guard);
+    cg_res.map_err(|e| Error::cgroup("destroy", e))?;
+    Ok(code)
+}
+
+/// Blocks the signals forwarded to a foreground child (and SIGCHLD); call before creating it.
+pub(crate) fn block_forwarded() -> Result<SigSet> {
+    let mut set = SigSet::empty();
+    for s in FORWARDED {
+        set.add(s);
+    }
+    set.add(Signal::SIGCHLD);
+    set.thread_block()
+        .map_err(|e| Error::sys("sigprocmask", e))?;
+    Ok(set)
+}
+
+/// Waits for child `pid`, forwarding the signals in `set` to it (they must be blocked); returns
+/// its exit code (128+signal when killed). Other children are reaped along the way.
+pub(crate) fn wait_forwarding(pid: i32, set: &SigSet) -> Result<i32> {
+    let pid = Pid::from_raw(pid);
+    loop {
         let sig = set.wait().map_err(|e| Error::sys("sigwait", e))?;
         if sig != Signal::SIGCHLD {
             let _ = nix::sys::signal::kill(pid, sig);
@@ -92,13 +116,7 @@ pub fn run(root: &Path, id: &str, bundle_dir: &Path, opts: RunOptions) -> Result
             }
         }
         if let Some(c) = done {
-            break c;
+            return Ok(c);
         }
-    };
-    // The container is gone: like `runc run`, delete it (remaining processes, cgroup, state).
-    let _ = launched.cgroup.kill_all(Signal::SIGKILL);
-    let cg_res = launched.cgroup.destroy();
-    drop(guard);
-    cg_res.map_err(|e| Error::cgroup("destroy", e))?;
-    Ok(code)
+    }
 }

@@ -25,7 +25,11 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 
 /// What the parent hands to the child (all of it already prepared before clone).
 pub(crate) struct InitArgs<'a> {
-    pub bundle: &'a Bundle,
+    /// The container to set up; `None` to exec into an existing container (its namespaces are
+    /// all in `join`).
+    pub bundle: Option<&'a Bundle>,
+    /// The process to run.
+    pub process: &'a Process,
     pub chan: &'a Channel,
     /// fds to install as 0, 1, 2; `None` keeps the inherited one.
     pub stdio: [Option<RawFd>; 3],
@@ -54,12 +58,7 @@ pub(crate) fn run(args: InitArgs) -> ! {
 enum Never {}
 
 fn setup_and_exec(a: &InitArgs) -> Result<Never> {
-    let b = a.bundle;
-    let spec = &b.spec;
-    let process = spec
-        .process()
-        .as_ref()
-        .ok_or_else(|| Error::InvalidArgument("no process".into()))?;
+    let process = a.process;
 
     // Join existing namespaces (the pid namespace was joined by the parent before clone; the
     // user namespace comes first so we hold capabilities over the ones it owns).
@@ -87,62 +86,9 @@ fn setup_and_exec(a: &InitArgs) -> Result<Never> {
         }
     }
 
-    let new_userns = b.new_namespace(LinuxNamespaceType::User);
-    if new_userns {
-        // Why: until now our ids were the host's, unmapped in the new namespace (files created
-        // with unmapped ids fail with EOVERFLOW); become the namespace's root like runc.
-        // SAFETY: plain credential syscalls.
-        unsafe {
-            if libc::setresgid(0, 0, 0) != 0 {
-                return Err(Error::sys(
-                    "setresgid 0 in user namespace",
-                    nix::errno::Errno::last(),
-                ));
-            }
-            if libc::setresuid(0, 0, 0) != 0 {
-                return Err(Error::sys(
-                    "setresuid 0 in user namespace",
-                    nix::errno::Errno::last(),
-                ));
-            }
-        }
-    }
-    let cgroups = rootfs::discover_cgroups();
-    let new_cgroupns = b.new_namespace(LinuxNamespaceType::Cgroup);
-    if new_cgroupns {
-        // Why here and not in clone: the cgroup namespace root is the cgroup we are in at unshare
-        // time, and only now are we in the container's cgroup.
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
-            .map_err(|e| Error::sys("unshare cgroup namespace", e))?;
-    }
-
-    if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
-            .map_err(|e| Error::io("write", "/proc/self/oom_score_adj", e))?;
-    }
-
-    set_hostname(b)?;
     install_stdio(a)?;
-
-    rootfs::setup(&rootfs::RootfsCtx {
-        bundle: b,
-        cgroups: &cgroups,
-        new_cgroupns,
-        in_userns: new_userns,
-    })?;
-
-    let linux = spec.linux().as_ref();
-    if let Some(sysctl) = linux.and_then(|l| l.sysctl().as_ref()) {
-        rootfs::write_sysctls(sysctl)?;
-    }
-    if let Some(p) = linux.and_then(|l| l.readonly_paths().as_deref()) {
-        rootfs::readonly_paths(p)?;
-    }
-    if let Some(p) = linux.and_then(|l| l.masked_paths().as_deref()) {
-        rootfs::mask_paths(p)?;
-    }
-    if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
-        rootfs::readonly_root()?;
+    if let Some(b) = a.bundle {
+        setup_container(b, process)?;
     }
 
     if a.terminal {
@@ -253,6 +199,70 @@ fn setup_and_exec(a: &InitArgs) -> Result<Never> {
         kind: ExecErrorKind::from_errno(errno as i32),
         message: errno.desc().to_lowercase(),
     })
+}
+
+/// The container-creation part of the init: user namespace root, cgroup namespace, hostname,
+/// rootfs and pivot_root, sysctls, read-only and masked paths. Skipped for exec.
+fn setup_container(b: &Bundle, process: &Process) -> Result<()> {
+    let new_userns = b.new_namespace(LinuxNamespaceType::User);
+    if new_userns {
+        // Why: until now our ids were the host's, unmapped in the new namespace (files created
+        // with unmapped ids fail with EOVERFLOW); become the namespace's root like runc.
+        // SAFETY: plain credential syscalls.
+        unsafe {
+            if libc::setresgid(0, 0, 0) != 0 {
+                return Err(Error::sys(
+                    "setresgid 0 in user namespace",
+                    nix::errno::Errno::last(),
+                ));
+            }
+            if libc::setresuid(0, 0, 0) != 0 {
+                return Err(Error::sys(
+                    "setresuid 0 in user namespace",
+                    nix::errno::Errno::last(),
+                ));
+            }
+        }
+    }
+    let cgroups = rootfs::discover_cgroups();
+    let new_cgroupns = b.new_namespace(LinuxNamespaceType::Cgroup);
+    if new_cgroupns {
+        // Why here and not in clone: the cgroup namespace root is the cgroup we are in at unshare
+        // time, and only now are we in the container's cgroup.
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .map_err(|e| Error::sys("unshare cgroup namespace", e))?;
+    }
+
+    if let Some(adj) = process.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .map_err(|e| Error::io("write", "/proc/self/oom_score_adj", e))?;
+    }
+
+    set_hostname(b)?;
+
+    rootfs::setup(&rootfs::RootfsCtx {
+        bundle: b,
+        cgroups: &cgroups,
+        new_cgroupns,
+        in_userns: new_userns,
+    })?;
+
+    let spec = &b.spec;
+    let linux = spec.linux().as_ref();
+    if let Some(sysctl) = linux.and_then(|l| l.sysctl().as_ref()) {
+        rootfs::write_sysctls(sysctl)?;
+    }
+    if let Some(p) = linux.and_then(|l| l.readonly_paths().as_deref()) {
+        rootfs::readonly_paths(p)?;
+    }
+    if let Some(p) = linux.and_then(|l| l.masked_paths().as_deref()) {
+        rootfs::mask_paths(p)?;
+    }
+    if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
+        rootfs::readonly_root()?;
+    }
+
+    Ok(())
 }
 
 fn load_seccomp(prog: &crate::seccomp_glue::Filter) -> Result<()> {

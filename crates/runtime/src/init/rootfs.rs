@@ -327,17 +327,20 @@ fn default_devices() -> Vec<(&'static str, u64, u64)> {
     ]
 }
 
+/// (path, type, major, minor, mode, uid, gid)
+type DeviceNode = (
+    PathBuf,
+    LinuxDeviceType,
+    u64,
+    u64,
+    u32,
+    Option<u32>,
+    Option<u32>,
+);
+
 fn create_devices(rootfs: &Path, spec: Option<&[LinuxDevice]>, in_userns: bool) -> Result<()> {
     let spec = spec.unwrap_or(&[]);
-    let mut all: Vec<(
-        PathBuf,
-        LinuxDeviceType,
-        u64,
-        u64,
-        u32,
-        Option<u32>,
-        Option<u32>,
-    )> = default_devices()
+    let mut all: Vec<DeviceNode> = default_devices()
         .into_iter()
         .filter(|(p, _, _)| !spec.iter().any(|d| d.path() == Path::new(p)))
         .map(|(p, maj, min)| {
@@ -540,7 +543,8 @@ pub(crate) fn readonly_root() -> Result<()> {
 /// Writes `linux.sysctl` entries under /proc/sys (the container's, after pivot_root).
 pub(crate) fn write_sysctls(sysctl: &std::collections::HashMap<String, String>) -> Result<()> {
     for (k, v) in sysctl {
-        if k.contains("..") || k.contains('/') && k.contains('.') {
+        // Keys are dotted (`net.ipv4.ip_forward`); anything path-like could escape /proc/sys.
+        if k.is_empty() || k.contains("..") || k.contains('/') {
             return Err(Error::InvalidArgument(format!("invalid sysctl {k:?}")));
         }
         let path = PathBuf::from("/proc/sys").join(k.replace('.', "/"));

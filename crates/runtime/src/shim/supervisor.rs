@@ -332,8 +332,7 @@ impl Supervisor {
             let timeout = match drain_deadline {
                 Some(d) => {
                     let left = d.saturating_duration_since(std::time::Instant::now());
-                    PollTimeout::try_from(left.as_millis().min(u16::MAX as u128) as u16)
-                        .unwrap_or(PollTimeout::ZERO)
+                    PollTimeout::from(left.as_millis().min(u16::MAX as u128) as u16)
                 }
                 None => PollTimeout::NONE,
             };
