@@ -49,10 +49,19 @@ if command -v runc >/dev/null; then
   commands+=(-n "runc run" "runc --root $work/runc run --bundle $work/bundle bench-runc")
 fi
 if [ -S /run/docker-anchor.sock ] && DOCKER_HOST=unix:///run/docker-anchor.sock /usr/bin/docker version >/dev/null 2>&1; then
-  commands+=(-n "docker run --rm" "DOCKER_HOST=unix:///run/docker-anchor.sock /usr/bin/docker run --rm --network none busybox true")
+  commands+=(-n "docker run --rm" "env DOCKER_HOST=unix:///run/docker-anchor.sock /usr/bin/docker run --rm --network none busybox true")
 fi
-hyperfine -N --warmup 3 --runs "$runs" --export-markdown "$work/run.md" "${commands[@]}" >/dev/null
-cat "$work/run.md"
+medians() {  # hyperfine JSON -> "name: median ms (ratio to the first)"
+  python3 - "$1" <<'PY'
+import json, sys
+results = json.load(open(sys.argv[1]))["results"]
+base = results[0]["median"]
+for r in results:
+    print(f"{r['command']:>20}: median {r['median']*1000:7.1f} ms  ({r['median']/base:5.2f}x of {results[0]['command']})")
+PY
+}
+hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/run.json" "${commands[@]}" >/dev/null
+medians "$work/run.json"
 
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 sleep 1
@@ -61,5 +70,5 @@ echo "berthd idle RSS: $(rss_kb "$(cat "$work/berthd.pid")") kB"
 "$bin/berth" run -d --name bench-idle busybox sleep 600 >/dev/null
 shim=$(pgrep -f "berth-shim --id $("$bin/berth" inspect --format '{{.Id}}' bench-idle)" | head -1)
 echo "berth-shim RSS (one running container): $(rss_kb "$shim") kB"
-hyperfine -N --warmup 3 --runs "$runs" --export-markdown "$work/ps.md" -n "berth ps" "$bin/berth ps" >/dev/null
-cat "$work/ps.md"
+hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/ps.json" -n "berth ps" "$bin/berth ps" >/dev/null
+medians "$work/ps.json"

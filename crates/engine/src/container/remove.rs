@@ -20,12 +20,9 @@ impl Engine {
         let _op = handle.op.lock().await;
         let container = handle.snapshot();
         match container.state.status {
-            Status::Removing => {
-                return Err(Error::conflict(format!(
-                    "removal of container {} is already in progress",
-                    container.id
-                )))
-            }
+            // A removal that failed half-way (or was cut off by a crash) is finished now;
+            // `handle.op` rules out a concurrent one.
+            Status::Removing => return self.finish_removal(&handle),
             Status::Paused if !force => {
                 return Err(Error::conflict(format!(
                     "You cannot remove a paused container {}. Unpause and then stop the container before attempting removal or force remove",
