@@ -206,7 +206,12 @@ pub fn launch(opts: LaunchOptions) -> Result<Launched> {
         }
     }
     if let Err(e) = cgroup.add_process(pid) {
-        return Err(fail(Error::cgroup("add process", e)));
+        // Why the retry: a previous container of the same id may have been removing this
+        // cgroup (its supervisor's teardown) between our create and add; make it again once.
+        let retried = cgroup.create().and_then(|()| cgroup.add_process(pid));
+        if retried.is_err() {
+            return Err(fail(Error::cgroup("add process", e)));
+        }
     }
     if let Err(e) = parent_chan.send(sync::MSG_GO, &[], None) {
         return Err(fail(e));
