@@ -323,3 +323,14 @@ fn joins_existing_network_namespace() -> TestResult {
     let _ = holder.wait();
     result
 }
+
+#[test]
+fn refuses_to_exec_the_runtime_binary() -> TestResult {
+    require_env!();
+    // CVE-2019-5736: /proc/self/exe is the host's runtime binary until the container's exec.
+    let f = Fixture::new("selfexe", &["/proc/self/exe", "--version"])?;
+    let (code, out, err) = f.run()?;
+    assert_eq!(code, 126, "stdout: {out} stderr: {err}");
+    assert!(err.contains("own binary"), "{err}");
+    Ok(())
+}

@@ -60,6 +60,11 @@ enum Never {}
 fn setup_and_exec(a: &InitArgs) -> Result<Never> {
     let process = a.process;
 
+    // Why (CVE-2019-5736): until execve this process *is* the host's runtime binary; while
+    // non-dumpable, processes already in the container cannot open /proc/<us>/exe to overwrite
+    // it. execve of the container's binary makes the process dumpable again.
+    nix::sys::prctl::set_dumpable(false).map_err(|e| Error::sys("prctl(PR_SET_DUMPABLE)", e))?;
+
     // Join existing namespaces (the pid namespace was joined by the parent before clone; the
     // user namespace comes first so we hold capabilities over the ones it owns).
     for (typ, fd) in a.join {
@@ -162,6 +167,7 @@ fn setup_and_exec(a: &InitArgs) -> Result<Never> {
         .find_map(|e| e.strip_prefix("PATH="))
         .unwrap_or(DEFAULT_PATH);
     let exe = lookup(arg0, path_env)?;
+    refuse_own_binary(&exe)?;
 
     if nnp {
         nix::sys::prctl::set_no_new_privs()
@@ -414,6 +420,25 @@ fn lookup(arg0: &str, path: &str) -> Result<PathBuf> {
             &format!("executable file not found in $PATH ({path})"),
         )),
     }
+}
+
+/// Refuses to exec the runtime's own binary (reachable as /proc/self/exe from inside the
+/// container): a container process running it could later rewrite the host binary through
+/// /proc/PID/exe (CVE-2019-5736).
+fn refuse_own_binary(exe: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let (Ok(target), Ok(own)) = (std::fs::metadata(exe), std::fs::metadata("/proc/self/exe"))
+    else {
+        return Ok(());
+    };
+    if target.dev() == own.dev() && target.ino() == own.ino() {
+        return Err(Error::Exec {
+            path: exe.display().to_string(),
+            kind: ExecErrorKind::NotExecutable,
+            message: "refusing to execute the runtime's own binary".into(),
+        });
+    }
+    Ok(())
 }
 
 /// Blocks until `start` opens the exec fifo for reading, then writes one byte (OCI create).
