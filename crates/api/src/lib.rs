@@ -7,6 +7,7 @@
 
 pub mod filters;
 pub mod stream;
+pub mod units;
 pub mod version;
 
 pub use bollard_stubs::models;

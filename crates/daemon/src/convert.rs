@@ -459,42 +459,9 @@ pub fn status_text(c: &Container, now: DateTime<Utc>) -> String {
     }
 }
 
-/// go-units' HumanDuration, which Docker uses for the Status column.
-pub fn human_duration(d: chrono::TimeDelta) -> String {
-    let seconds = d.num_seconds();
-    if seconds < 1 {
-        return "Less than a second".to_owned();
-    }
-    if seconds == 1 {
-        return "1 second".to_owned();
-    }
-    if seconds < 60 {
-        return format!("{seconds} seconds");
-    }
-    let minutes = d.num_minutes();
-    if minutes == 1 {
-        return "About a minute".to_owned();
-    }
-    if minutes < 60 {
-        return format!("{minutes} minutes");
-    }
-    let hours = (d.num_seconds() as f64 / 3600.0).round() as i64;
-    if hours == 1 {
-        return "About an hour".to_owned();
-    }
-    if hours < 48 {
-        return format!("{hours} hours");
-    }
-    if hours < 24 * 7 * 2 {
-        return format!("{} days", hours / 24);
-    }
-    if hours < 24 * 30 * 2 {
-        return format!("{} weeks", hours / 24 / 7);
-    }
-    if hours < 24 * 365 * 2 {
-        return format!("{} months", hours / 24 / 30);
-    }
-    format!("{} years", hours / 24 / 365)
+/// go-units' HumanDuration of a time span, which Docker uses for the Status column.
+fn human_duration(d: chrono::TimeDelta) -> String {
+    berth_api::units::human_duration(d.num_milliseconds() as f64 / 1000.0)
 }
 
 fn image_config(image: &ImageRecord) -> Value {
@@ -599,18 +566,6 @@ mod tests {
         assert_eq!(parse_size("2kb").unwrap(), 2048);
         assert!(parse_size("ten").is_err());
         assert!(parse_size("5x").is_err());
-    }
-
-    #[test]
-    fn human_durations_match_go_units() {
-        let d = chrono::TimeDelta::seconds;
-        assert_eq!(human_duration(d(0)), "Less than a second");
-        assert_eq!(human_duration(d(5)), "5 seconds");
-        assert_eq!(human_duration(d(70)), "About a minute");
-        assert_eq!(human_duration(d(600)), "10 minutes");
-        assert_eq!(human_duration(d(3600)), "About an hour");
-        assert_eq!(human_duration(d(3 * 3600)), "3 hours");
-        assert_eq!(human_duration(d(3 * 86400)), "3 days");
     }
 
     #[test]

@@ -177,7 +177,7 @@ impl Engine {
     /// Containers matching `options`, newest first, as `ps` lists them.
     pub fn list(&self, options: &ListOptions) -> Result<Vec<Container>> {
         let mut all: Vec<Container> = self.table()?.values().map(|h| h.snapshot()).collect();
-        all.sort_by(|a, b| b.created.cmp(&a.created));
+        all.sort_by_key(|c| std::cmp::Reverse(c.created));
         let include_stopped = options.all || options.limit.is_some() || !options.status.is_empty();
         let mut out: Vec<Container> = all
             .into_iter()

@@ -85,44 +85,7 @@ pub fn human_size(size: i64) -> String {
     format!("{}{}", three_significant(value), UNITS[i])
 }
 
-/// Docker's `units.HumanDuration` for a number of seconds: "Less than a second", "1 second",
-/// "About a minute", "3 hours", "2 weeks" ...
-pub fn human_duration(seconds: f64) -> String {
-    let secs = seconds as i64;
-    if secs < 1 {
-        return "Less than a second".to_string();
-    }
-    if secs == 1 {
-        return "1 second".to_string();
-    }
-    if secs < 60 {
-        return format!("{secs} seconds");
-    }
-    let minutes = (seconds / 60.0) as i64;
-    if minutes == 1 {
-        return "About a minute".to_string();
-    }
-    if minutes < 60 {
-        return format!("{minutes} minutes");
-    }
-    let hours = (seconds / 3600.0 + 0.5) as i64;
-    if hours == 1 {
-        return "About an hour".to_string();
-    }
-    if hours < 48 {
-        return format!("{hours} hours");
-    }
-    if hours < 24 * 7 * 2 {
-        return format!("{} days", hours / 24);
-    }
-    if hours < 24 * 30 * 2 {
-        return format!("{} weeks", hours / 24 / 7);
-    }
-    if hours < 24 * 365 * 2 {
-        return format!("{} months", hours / 24 / 30);
-    }
-    format!("{} years", (seconds / 3600.0) as i64 / 24 / 365)
-}
+pub use berth_api::units::human_duration;
 
 /// "5 minutes ago" for a unix timestamp, relative to now.
 pub fn time_ago(unix_seconds: i64) -> String {

@@ -170,8 +170,8 @@ pub async fn list(
         all: true,
         ..Default::default()
     })?;
-    let mut images = engine.images().list().map_err(berth_engine::Error::from)?;
-    images.sort_by(|a, b| b.created.cmp(&a.created));
+    // The store lists newest first, as `docker images` shows them.
+    let images = engine.images().list().map_err(berth_engine::Error::from)?;
     let rows = images
         .iter()
         .filter(|i| {
