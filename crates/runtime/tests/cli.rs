@@ -324,3 +324,56 @@ fn exec_into_running_container() -> TestResult {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "sleep\u{0}100\u{0}");
     Ok(())
 }
+
+#[test]
+fn pause_resume_and_force_delete_while_paused() -> TestResult {
+    require_env!();
+    let f = Fixture::new("pause", &["sleep", "100"])?;
+    f.write_spec()?;
+    let bundle = f.bundle();
+    let out = f.runtime_detached(&[
+        "run",
+        "-d",
+        "--bundle",
+        bundle.to_str().ok_or("path")?,
+        &f.id,
+    ])?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pid = state(&f)?["pid"].as_i64().ok_or("pid")? as i32;
+    let out = f.runtime(&["pause", &f.id])?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(state(&f)?["status"], "paused");
+    assert!(
+        !f.runtime(&["pause", &f.id])?.status.success(),
+        "pause twice"
+    );
+    let out = f.runtime(&["resume", &f.id])?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(state(&f)?["status"], "running");
+    assert!(f.runtime(&["pause", &f.id])?.status.success());
+    let out = f.runtime(&["delete", "--force", &f.id])?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(wait_until(Duration::from_secs(5), || process_gone(pid)));
+    assert!(
+        f.leftover_cgroups().is_empty(),
+        "{:?}",
+        f.leftover_cgroups()
+    );
+    Ok(())
+}

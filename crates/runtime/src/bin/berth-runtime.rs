@@ -55,6 +55,10 @@ enum Cmd {
         #[arg(short, long)]
         all: bool,
     },
+    /// Freeze every process of a running container.
+    Pause { id: String },
+    /// Thaw a paused container.
+    Resume { id: String },
     /// Delete a container (and its cgroup and state).
     Delete {
         #[arg(short, long)]
@@ -183,6 +187,14 @@ fn dispatch(cli: &Cli) -> Result<i32, Box<dyn std::error::Error>> {
         Cmd::Kill { id, signal, all } => {
             let sig = berth_runtime::signal::parse(signal)?;
             container::kill(root, id, sig, *all)?;
+            Ok(0)
+        }
+        Cmd::Pause { id } => {
+            container::pause(root, id)?;
+            Ok(0)
+        }
+        Cmd::Resume { id } => {
+            container::resume(root, id)?;
             Ok(0)
         }
         Cmd::Delete { force, id } => {

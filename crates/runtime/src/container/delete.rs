@@ -19,7 +19,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         Err(e) => return Err(e),
     };
     let status = c.status();
-    if status == Status::Running && !force {
+    if matches!(status, Status::Running | Status::Paused) && !force {
         return Err(Error::InvalidStatus {
             id: id.into(),
             status: status.to_string(),
@@ -37,6 +37,10 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
             }
         }
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.record.pid), Signal::SIGKILL);
+        // A frozen process does not die until thawed.
+        if let Ok(cg) = &cgroup {
+            let _ = cg.thaw();
+        }
         if let Some(pidfd) = pidfd {
             loop {
                 let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];

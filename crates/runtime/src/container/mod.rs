@@ -10,6 +10,7 @@ mod create;
 mod delete;
 mod exec;
 mod kill;
+mod pause;
 mod run;
 mod start;
 mod state;
@@ -18,6 +19,7 @@ pub use create::{create, CreateOptions};
 pub use delete::delete;
 pub use exec::{exec, ExecOptions, ExecTarget};
 pub use kill::kill;
+pub use pause::{pause, resume};
 pub use run::{run, RunOptions};
 pub use start::start;
 pub use state::state;
@@ -41,6 +43,8 @@ pub(crate) const EXEC_FIFO: &str = "exec.fifo";
 pub enum Status {
     Created,
     Running,
+    /// Running but frozen by `pause` (runc's extra status).
+    Paused,
     Stopped,
 }
 
@@ -49,6 +53,7 @@ impl std::fmt::Display for Status {
         f.write_str(match self {
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         })
     }
@@ -149,6 +154,8 @@ impl Container {
             Status::Stopped
         } else if self.dir().join(EXEC_FIFO).exists() {
             Status::Created
+        } else if self.cgroup().is_ok_and(|c| c.is_frozen().unwrap_or(false)) {
+            Status::Paused
         } else {
             Status::Running
         }

@@ -183,6 +183,13 @@ fn setup_and_exec(a: &InitArgs) -> Result<Never> {
         wait_exec_fifo(fifo)?;
     }
 
+    if let Some(profile) = process
+        .apparmor_profile()
+        .as_deref()
+        .filter(|p| !p.is_empty())
+    {
+        apply_apparmor(profile)?;
+    }
     reset_signals();
     let exe_c = CString::new(exe.as_os_str().as_bytes())
         .map_err(|_| Error::InvalidArgument("executable path contains a nul byte".into()))?;
@@ -420,6 +427,21 @@ fn lookup(arg0: &str, path: &str) -> Result<PathBuf> {
             &format!("executable file not found in $PATH ({path})"),
         )),
     }
+}
+
+/// Asks AppArmor to confine the process with `profile` from its next execve. Hosts without
+/// AppArmor ignore the profile (the engine only sets one when AppArmor is enabled, like Docker).
+fn apply_apparmor(profile: &str) -> Result<()> {
+    let enabled = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|v| v.trim() == "Y");
+    if !enabled {
+        return Ok(());
+    }
+    let data = format!("exec {profile}");
+    // Newer kernels expose the per-LSM path; older ones only the shared one.
+    let res = std::fs::write("/proc/self/attr/apparmor/exec", &data)
+        .or_else(|_| std::fs::write("/proc/self/attr/exec", &data));
+    res.map_err(|e| Error::io("apply apparmor profile", "/proc/self/attr/exec", e))
 }
 
 /// Refuses to exec the runtime's own binary (reachable as /proc/self/exe from inside the
