@@ -7,8 +7,9 @@
 //! * [`launch::launch`]: one call from a single-threaded process (the shim, the CLI) that creates the
 //!   container process and either returns once it has exec'd, or once it is blocked before exec
 //!   (OCI `create` semantics, unblocked by [`container::start`]).
+//! * [`launch::exec`]: run another process inside a running container (`docker exec`).
 //! * [`container`]: the OCI lifecycle verbs over a state directory (`create`, `start`, `state`,
-//!   `kill`, `delete`), as used by the `berth-runtime` CLI.
+//!   `kill`, `delete`, `run`, `exec`, `pause`, `resume`), as used by the `berth-runtime` CLI.
 //! * [`shim`]: the `berth-shim` supervisor (see docs/contracts.md).
 //!
 //! Fork/clone and setns happen only in single-threaded processes; never call [`launch::launch`]
