@@ -28,6 +28,7 @@ mod error;
 mod import;
 pub mod mount;
 pub mod reference;
+mod reference_grammar;
 mod remove;
 pub mod snapshot;
 mod snapshots;

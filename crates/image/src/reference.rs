@@ -19,18 +19,7 @@ pub fn parse(input: &str) -> Result<Reference> {
             "invalid repository name (64-byte hexadecimal string), cannot use it as a repository name",
         ));
     }
-    match Reference::try_from(input) {
-        Ok(r) => Ok(r),
-        Err(e) => {
-            // The regex rejects uppercase repositories as a generic format error; say why.
-            let lower = input.to_ascii_lowercase();
-            if lower != input && Reference::try_from(lower.as_str()).is_ok() {
-                Err(invalid("repository name must be lowercase"))
-            } else {
-                Err(invalid(&e.to_string()))
-            }
-        }
-    }
+    crate::reference_grammar::parse(input).map_err(|reason| invalid(&reason))
 }
 
 /// Parse a reference that will become a tag: like [`parse`], but refuses digests.
@@ -78,7 +67,7 @@ pub fn familiar_name(r: &Reference) -> String {
 
 /// Familiar form of a canonical string read back from the database.
 pub(crate) fn familiar_str(canonical: &str) -> String {
-    match Reference::try_from(canonical) {
+    match crate::reference_grammar::parse(canonical) {
         Ok(r) => familiar(&r),
         Err(_) => canonical.to_string(),
     }

@@ -226,7 +226,7 @@ fn is_single_reference(tags: &[String], digests: &[String]) -> bool {
         return false;
     }
     let repo = |r: &String| {
-        oci_spec::distribution::Reference::try_from(r.as_str())
+        crate::reference_grammar::parse(r.as_str())
             .map(|r| format!("{}/{}", r.registry(), r.repository()))
             .unwrap_or_else(|_| r.clone())
     };

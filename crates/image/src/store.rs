@@ -348,7 +348,7 @@ pub(crate) fn resolve_id(conn: &Connection, name: &str) -> Result<Resolved> {
     if reference::is_full_hex_id(name) {
         return resolve_prefix(conn, name, name);
     }
-    if let Ok(r) = oci_spec::distribution::Reference::try_from(name) {
+    if let Ok(r) = crate::reference_grammar::parse(name) {
         let canonical = reference::canonical(&r);
         let table = if r.digest().is_some() && r.tag().is_none() {
             "digests"
