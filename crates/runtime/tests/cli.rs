@@ -377,3 +377,31 @@ fn pause_resume_and_force_delete_while_paused() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn foreground_run_with_terminal_uses_our_stdio() -> TestResult {
+    require_env!();
+    let mut f = Fixture::new(
+        "fgtty",
+        &["sh", "-c", "tty; read line; echo got-$line; exit 5"],
+    )?;
+    f.spec["process"]["terminal"] = json!(true);
+    f.write_spec()?;
+    let bundle = f.bundle();
+    let mut child = std::process::Command::new(RUNTIME)
+        .arg("--root")
+        .arg(f.root())
+        .args(["run", "--bundle", bundle.to_str().ok_or("path")?, &f.id])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    if let Some(mut stdin) = child.stdin.take() {
+        std::io::Write::write_all(&mut stdin, b"hello\n")?;
+    }
+    let out = child.wait_with_output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(5), "{text:?}");
+    assert!(text.contains("/dev/pts/0"), "{text:?}");
+    assert!(text.contains("got-hello"), "{text:?}");
+    Ok(())
+}
