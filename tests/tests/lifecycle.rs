@@ -23,6 +23,13 @@ fn run_rm_prints_output_and_leaves_nothing() {
         eventually(Duration::from_secs(5), || d.ok(&["ps", "-aq"]).is_empty()),
         "--rm left a container"
     );
+    // The shim was re-parented to berthd (a subreaper) and must have been reaped.
+    let zombies = || berth_tests::zombie_children(d.pid());
+    assert!(
+        eventually(Duration::from_secs(5), || zombies().is_empty()),
+        "zombies: {:?}",
+        zombies()
+    );
 }
 
 #[test]

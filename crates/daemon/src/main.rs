@@ -55,6 +55,13 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {
+    // Each berth-shim's first process exits after the handshake, orphaning the supervisor. As
+    // a subreaper berthd inherits those supervisors and reaps them (through their pidfds) when
+    // they exit, instead of relying on PID 1 to do it: not every init reaps orphans.
+    // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes plain integers.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
+        tracing::warn!(error = %std::io::Error::last_os_error(), "cannot become a child subreaper; exited shims may linger as zombies");
+    }
     std::fs::create_dir_all(&config.exec_root)
         .with_context(|| format!("creating {}", config.exec_root.display()))?;
     let pidfile = PidFile::create(&config.pidfile)?;

@@ -2,7 +2,7 @@
 //! reading its handshake, talking to its control socket, and learning when it has exited.
 
 use std::io::{BufRead, BufReader};
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -215,8 +215,23 @@ impl ProcessWatch {
             .map(|fd| ProcessWatch { fd })
     }
 
-    /// Resolves when the process has exited.
+    /// Resolves when the process has exited, and reaps it if it is our child (berthd is a
+    /// child subreaper, so shims whose first process exited are re-parented to it). Waiting on
+    /// this pidfd only never steals another child's exit status.
     pub async fn exited(&self) {
         let _ = self.fd.readable().await;
+        let fd = self.fd.get_ref().as_raw_fd();
+        // SAFETY: an all-zero siginfo_t is a valid out-parameter for waitid.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: waitid writes only into `info`; `fd` is a live pidfd we own. ECHILD (not our
+        // child, e.g. a shim started by a previous berthd) is expected and harmless.
+        unsafe {
+            libc::waitid(
+                libc::P_PIDFD,
+                fd as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG,
+            );
+        }
     }
 }
