@@ -324,3 +324,68 @@ fn name_conflicts_and_running_removal_are_refused() {
     );
     d.ok(&["rm", "-f", "dup"]);
 }
+
+#[test]
+fn management_command_forms_and_system_info() {
+    let d = Daemon::start();
+    let id = d.ok(&[
+        "container",
+        "run",
+        "-d",
+        "--name",
+        "grouped",
+        "busybox",
+        "sleep",
+        "100",
+    ]);
+    assert_eq!(d.ok(&["container", "ls", "-q"]), &id[..12]);
+    assert_eq!(d.ok(&["container", "list", "--no-trunc", "-q"]), id);
+    assert_eq!(
+        d.ok(&["container", "inspect", "--format", "{{.Name}}", "grouped"]),
+        "/grouped"
+    );
+    d.ok(&["container", "rm", "-f", "grouped"]);
+    d.ok(&["image", "tag", "busybox", "mirror/busybox:v1"]);
+    let listed = d.ok(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(
+        listed.contains("mirror/busybox:v1") && listed.contains("busybox:latest"),
+        "{listed}"
+    );
+    assert!(d
+        .ok(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{.Id}}",
+            "mirror/busybox:v1"
+        ])
+        .starts_with("sha256:"));
+    assert_eq!(
+        d.ok(&["image", "rm", "mirror/busybox:v1"]),
+        "Untagged: mirror/busybox:v1"
+    );
+    let in_use = d.ok(&["create", "busybox", "true"]);
+    let refused = d.berth(&["rmi", "busybox"]);
+    assert!(
+        !refused.status.success(),
+        "rmi of an image in use succeeded"
+    );
+    assert!(
+        stderr(&refused).contains("conflict") || stderr(&refused).contains("being used"),
+        "{}",
+        stderr(&refused)
+    );
+    d.ok(&["rm", &in_use]);
+    let info = d.ok(&["info"]);
+    assert!(
+        info.contains("Containers: 0") && info.contains("Cgroup Driver: cgroupfs"),
+        "{info}"
+    );
+    let version = d.ok(&["version", "--format", "{{.Server.APIVersion}}"]);
+    assert_eq!(version, "1.50");
+    let removed = d.ok(&["rmi", "busybox"]);
+    assert!(
+        removed.contains("Untagged: busybox:latest") && removed.contains("Deleted: sha256:"),
+        "{removed}"
+    );
+}
