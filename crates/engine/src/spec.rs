@@ -3,7 +3,6 @@
 //! Docker's defaults (capabilities, seccomp profile, masked and read-only paths, device rules,
 //! mounts) come from `berth_runtime::defaults`, shared with `berth-runtime spec`.
 
-use std::collections::HashSet;
 use std::path::Path;
 
 use berth_runtime::defaults;
@@ -277,8 +276,6 @@ pub fn capabilities(privileged: bool, add: &[String], drop: &[String]) -> Result
             }
         }
     }
-    let unique: HashSet<Capability> = set.iter().copied().collect();
-    set.retain(|c| unique.contains(c));
     Ok(set)
 }
 
