@@ -351,7 +351,7 @@ pub fn inspect(c: &Container, image_ref: &str, paths: &ContainerPaths) -> Value 
         "Args": c.args,
         "State": {
             "Status": s.status.as_str(),
-            "Running": matches!(s.status, Status::Running | Status::Paused),
+            "Running": matches!(s.status, Status::Running | Status::Paused | Status::Restarting),
             "Paused": s.status == Status::Paused,
             "Restarting": s.status == Status::Restarting,
             "OOMKilled": s.oom_killed,

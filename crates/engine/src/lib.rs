@@ -8,6 +8,7 @@
 mod container;
 mod engine;
 mod error;
+mod events;
 mod ids;
 mod logs;
 mod shim;
@@ -24,6 +25,8 @@ pub use container::model::{
 pub use container::wait::{WaitCondition, WaitOutcome, Waiter};
 pub use engine::{Engine, EngineConfig, ListOptions};
 pub use error::{Error, ErrorKind, Result};
+pub use events::{Event, EventFilter, EventType, Subscription};
+pub use container::restart::validate_policy;
 pub use logs::{LogEntry, LogOptions};
 pub use top::TopResult;
 

@@ -7,6 +7,7 @@ pub mod model;
 pub mod monitor;
 pub mod pause;
 pub mod remove;
+pub mod restart;
 pub mod start;
 pub mod stop;
 pub mod wait;

@@ -73,6 +73,7 @@ impl Engine {
         }
         self.store.delete(&id)?;
         self.table()?.remove(&id);
+        self.emit_container(&handle.snapshot(), "destroy", &[]);
         handle.removed.send_replace(true);
         Ok(())
     }
@@ -106,6 +107,7 @@ impl Engine {
             handle.update(|c| c.name = container.name.clone());
             return Err(e);
         }
+        self.emit_container(&record, "rename", &[("oldName", format!("/{}", container.name))]);
         Ok(())
     }
 }
