@@ -16,6 +16,14 @@ use serde_json::{json, Value};
 
 use crate::error::ApiError;
 
+mod events;
+mod stats;
+mod update;
+
+pub use events::{event, event_filter};
+pub use stats::stats;
+pub use update::update_body;
+
 /// Docker's zero time, used for "never".
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 

@@ -152,9 +152,7 @@ impl crate::engine::Engine {
 
 /// The current time in nanoseconds since the Unix epoch.
 pub(crate) fn now_nano() -> i64 {
-    chrono::Utc::now()
-        .timestamp_nanos_opt()
-        .unwrap_or(i64::MAX)
+    chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
 }
 
 /// Docker's event filters (`type`, `event`, `container`, `image`, `label`, …), already
@@ -179,9 +177,8 @@ pub struct EventFilter {
 impl EventFilter {
     /// Whether `event` passes every filter, with Docker's matching rules (`daemon/events/filter.go`).
     pub fn matches(&self, event: &Event) -> bool {
-        let exact = |values: &[String], value: &str| {
-            values.is_empty() || values.iter().any(|v| v == value)
-        };
+        let exact =
+            |values: &[String], value: &str| values.is_empty() || values.iter().any(|v| v == value);
         // Docker's FuzzyMatch: equal, or the value starts with the filter (ID prefixes).
         let fuzzy = |values: &[String], value: &str| {
             values.is_empty()
@@ -258,9 +255,18 @@ mod tests {
             EventType::Container,
             "start",
             "abcdef123456",
-            &[("name", "web"), ("image", "busybox:latest"), ("tier", "front")],
+            &[
+                ("name", "web"),
+                ("image", "busybox:latest"),
+                ("tier", "front"),
+            ],
         );
-        let tag = event(EventType::Image, "tag", "sha256:0123", &[("name", "busybox:v2")]);
+        let tag = event(
+            EventType::Image,
+            "tag",
+            "sha256:0123",
+            &[("name", "busybox:v2")],
+        );
         let all = EventFilter::default();
         assert!(all.matches(&start) && all.matches(&tag));
 
@@ -275,7 +281,10 @@ mod tests {
             ..Default::default()
         };
         assert!(by_container.matches(&start));
-        assert!(!by_container.matches(&tag), "container= excludes image events");
+        assert!(
+            !by_container.matches(&tag),
+            "container= excludes image events"
+        );
         let by_name = EventFilter {
             containers: vec!["web".into()],
             ..Default::default()

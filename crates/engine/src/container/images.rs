@@ -67,9 +67,7 @@ impl Engine {
             match item {
                 RemovedItem::Untagged(name) => self.emit_image("untag", &image_id, name),
                 // Layer chain IDs are deleted too; only the image itself is an event.
-                RemovedItem::Deleted(id) if *id == image_id => {
-                    self.emit_image("delete", id, id)
-                }
+                RemovedItem::Deleted(id) if *id == image_id => self.emit_image("delete", id, id),
                 RemovedItem::Deleted(_) => {}
             }
         }

@@ -9,5 +9,7 @@ pub mod pause;
 pub mod remove;
 pub mod restart;
 pub mod start;
+pub mod stats;
 pub mod stop;
+pub mod update;
 pub mod wait;

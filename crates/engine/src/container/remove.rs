@@ -107,7 +107,11 @@ impl Engine {
             handle.update(|c| c.name = container.name.clone());
             return Err(e);
         }
-        self.emit_container(&record, "rename", &[("oldName", format!("/{}", container.name))]);
+        self.emit_container(
+            &record,
+            "rename",
+            &[("oldName", format!("/{}", container.name))],
+        );
         Ok(())
     }
 }

@@ -43,7 +43,9 @@ impl Engine {
             Status::Created | Status::Exited => {}
         }
         // An explicit start re-arms the restart policy (Docker's ResetRestartManager(true)).
-        handle.restart_epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        handle
+            .restart_epoch
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         handle.update_backoff(|_| None);
         handle.update(|c| {
             c.state.manually_stopped = false;

@@ -72,7 +72,11 @@ impl Engine {
         let seen = *exits.borrow_and_update();
         let run_dir = self.run_dir(&container.id);
         if timeout != 0 {
-            self.emit_container(&container, "kill", &[("signal", (signal as i32).to_string())]);
+            self.emit_container(
+                &container,
+                "kill",
+                &[("signal", (signal as i32).to_string())],
+            );
             if let Err(e) = shim::request(&run_dir, &json!({"kill": signal as i32})).await {
                 tracing::debug!(container = %container.id, error = %e, "stop signal not delivered");
             }
@@ -121,7 +125,11 @@ impl Engine {
             None
         };
         if self.mark_manually_stopped(&handle)? {
-            self.emit_container(&container, "kill", &[("signal", (signal as i32).to_string())]);
+            self.emit_container(
+                &container,
+                "kill",
+                &[("signal", (signal as i32).to_string())],
+            );
             return Ok(());
         }
         shim::request(
@@ -129,7 +137,11 @@ impl Engine {
             &json!({"kill": signal as i32}),
         )
         .await?;
-        self.emit_container(&container, "kill", &[("signal", (signal as i32).to_string())]);
+        self.emit_container(
+            &container,
+            "kill",
+            &[("signal", (signal as i32).to_string())],
+        );
         if signal == Signal::SIGKILL {
             // A frozen cgroup (v1) holds even SIGKILL until thawed.
             self.thaw_if_paused(&handle);
@@ -151,7 +163,9 @@ impl Engine {
             Err(e) => return Err(e),
         }
         // Like an explicit start, a restart re-arms the restart policy.
-        handle.restart_epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        handle
+            .restart_epoch
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         handle.update_backoff(|_| None);
         handle.update(|c| {
             c.state.manually_stopped = false;
