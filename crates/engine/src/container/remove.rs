@@ -35,7 +35,7 @@ impl Engine {
                     container.id
                 )))
             }
-            status if status.is_alive() => match self.stop_locked(&handle, Some(0), None).await {
+            status if status.is_alive() => match self.stop_locked(&handle, Some(0), None, false).await {
                 Ok(()) | Err(Error::NotModified { .. }) => {}
                 Err(e) => return Err(e),
             },

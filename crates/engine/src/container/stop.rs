@@ -42,16 +42,18 @@ impl Engine {
     ) -> Result<()> {
         let handle = self.lookup(reference)?;
         let _op = handle.op.lock().await;
-        self.stop_locked(&handle, timeout, signal).await
+        self.stop_locked(&handle, timeout, signal, true).await
     }
 
     /// Stops the container; the caller holds `handle.op`. Marks it manually stopped, which
-    /// also cancels a pending restart of a `restarting` container.
+    /// also cancels a pending restart of a `restarting` container. `report_stop` emits the
+    /// `stop` event (Docker's `rm -f` kills without one).
     pub(crate) async fn stop_locked(
         &self,
         handle: &Arc<Handle>,
         timeout: Option<i64>,
         signal: Option<&str>,
+        report_stop: bool,
     ) -> Result<()> {
         let container = handle.snapshot();
         if !container.state.status.is_alive() {
@@ -62,7 +64,9 @@ impl Engine {
         let signal = parse_signal(signal.unwrap_or(&container.stop_signal))?;
         if self.mark_manually_stopped(handle)? {
             // It was waiting to be restarted: nothing runs, nothing to signal.
-            self.emit_container(&handle.snapshot(), "stop", &[]);
+            if report_stop {
+                self.emit_container(&handle.snapshot(), "stop", &[]);
+            }
             return Ok(());
         }
         let timeout = timeout
@@ -83,7 +87,9 @@ impl Engine {
             self.thaw_if_paused(handle);
             let deadline = (timeout > 0).then(|| Duration::from_secs(timeout as u64));
             if wait_for_exit(&mut exits, seen, deadline).await {
-                self.emit_container(&handle.snapshot(), "stop", &[]);
+                if report_stop {
+                    self.emit_container(&handle.snapshot(), "stop", &[]);
+                }
                 return Ok(());
             }
             tracing::info!(container = %container.id, timeout, "container did not stop in time; killing it");
@@ -94,7 +100,9 @@ impl Engine {
         }
         self.thaw_if_paused(handle);
         if wait_for_exit(&mut exits, seen, Some(KILL_GRACE)).await {
-            self.emit_container(&handle.snapshot(), "stop", &[]);
+            if report_stop {
+                self.emit_container(&handle.snapshot(), "stop", &[]);
+            }
             Ok(())
         } else {
             Err(Error::internal(format!(
@@ -158,7 +166,7 @@ impl Engine {
     ) -> Result<()> {
         let handle = self.lookup(reference)?;
         let _op = handle.op.lock().await;
-        match self.stop_locked(&handle, timeout, signal).await {
+        match self.stop_locked(&handle, timeout, signal, true).await {
             Ok(()) | Err(Error::NotModified { .. }) => {}
             Err(e) => return Err(e),
         }
