@@ -93,7 +93,11 @@ impl Engine {
                 ));
             }
         }
-        if update.changes_resources() && container.state.status.is_alive() {
+        // A `restarting` container has no cgroup until its next start, which uses the record.
+        if update.changes_resources()
+            && container.state.status.is_alive()
+            && container.state.pid > 0
+        {
             let resources = spec::updated_resources(&host)?;
             let path = spec::cgroups_path(&container.id);
             tokio::task::spawn_blocking(move || -> Result<()> {
