@@ -250,3 +250,61 @@ fn bad_restart_policies_are_refused() {
         .unwrap();
     assert!(response.starts_with("HTTP/1.1 400"), "{response}");
 }
+
+#[test]
+fn a_restarting_container_shows_it_and_stop_cancels_the_restart() {
+    let d = Daemon::start();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "looper",
+        "--restart",
+        "always",
+        "busybox",
+        "sh",
+        "-c",
+        "exit 2",
+    ]);
+    // The delays grow (100, 200, 400, 800 ms, ...): the waits become long enough to observe.
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            let s = state(&d, "looper");
+            s.starts_with("restarting ") && s != "restarting 0" && s != "restarting 1"
+        }),
+        "state: {}",
+        state(&d, "looper")
+    );
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "--format",
+            "{{.State.Running}} {{.State.Restarting}} {{.State.Pid}} {{.State.ExitCode}}",
+            "looper"
+        ]),
+        "true true 0 2"
+    );
+    let listed = d.ok(&[
+        "ps",
+        "--filter",
+        "status=restarting",
+        "--format",
+        "{{.Names}}",
+    ]);
+    assert_eq!(listed, "looper");
+    let count_before: i64 = d
+        .ok(&["inspect", "--format", "{{.RestartCount}}", "looper"])
+        .parse()
+        .unwrap();
+    d.ok(&["stop", "looper"]);
+    assert_eq!(
+        d.ok(&["inspect", "--format", "{{.State.Status}}", "looper"]),
+        "exited"
+    );
+    std::thread::sleep(Duration::from_millis(2000));
+    assert_eq!(
+        state(&d, "looper"),
+        format!("exited {count_before}"),
+        "the pending restart must be cancelled"
+    );
+}
