@@ -105,9 +105,10 @@ pub fn restart_on_boot(container: &Container) -> bool {
 }
 
 impl Engine {
-    /// Applies the restart policy after an exit was recorded; returns true when a restart is
-    /// scheduled (the container is then `restarting`). The caller does not hold `handle.op`.
-    pub(crate) fn after_exit(self: &Arc<Self>, handle: &Arc<Handle>) -> bool {
+    /// Applies the restart policy after an exit was recorded: if it asks for a restart the
+    /// container becomes `restarting` and a timer starts it after the back-off delay. The
+    /// caller does not hold `handle.op`.
+    pub(crate) fn after_exit(self: &Arc<Self>, handle: &Arc<Handle>) {
         let container = handle.snapshot();
         let policy = &container.spec.host.restart_policy;
         if !should_restart(
@@ -117,7 +118,7 @@ impl Engine {
             container.state.restart_count,
         ) {
             handle.update_backoff(|_| None);
-            return false;
+            return;
         }
         let ran = match (container.state.started_at, container.state.finished_at) {
             (Some(started), Some(finished)) => (finished - started).to_std().unwrap_or_default(),
@@ -137,7 +138,6 @@ impl Engine {
             tokio::time::sleep(delay).await;
             engine.restart_after_delay(&handle, epoch).await;
         });
-        true
     }
 
     /// The end of a restart delay: starts the container unless the restart was cancelled
