@@ -16,6 +16,14 @@ use serde_json::{json, Value};
 
 use crate::error::ApiError;
 
+mod events;
+mod stats;
+mod update;
+
+pub use events::{event, event_filter};
+pub use stats::stats;
+pub use update::update_body;
+
 /// Docker's zero time, used for "never".
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
@@ -351,7 +359,7 @@ pub fn inspect(c: &Container, image_ref: &str, paths: &ContainerPaths) -> Value 
         "Args": c.args,
         "State": {
             "Status": s.status.as_str(),
-            "Running": matches!(s.status, Status::Running | Status::Paused),
+            "Running": matches!(s.status, Status::Running | Status::Paused | Status::Restarting),
             "Paused": s.status == Status::Paused,
             "Restarting": s.status == Status::Restarting,
             "OOMKilled": s.oom_killed,

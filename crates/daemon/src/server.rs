@@ -12,7 +12,7 @@ use berth_api::version;
 use berth_engine::Engine;
 
 use crate::error::ApiError;
-use crate::routes::{containers, images, streams, system};
+use crate::routes::{containers, events, images, streams, system};
 
 /// Shared state of every handler.
 #[derive(Clone)]
@@ -40,6 +40,9 @@ pub fn app(state: AppState) -> Router {
         .route("/containers/{id}/unpause", post(containers::unpause))
         .route("/containers/{id}/rename", post(containers::rename))
         .route("/containers/{id}/top", get(containers::top))
+        .route("/containers/{id}/update", post(containers::update))
+        .route("/containers/{id}/stats", get(events::stats))
+        .route("/events", get(events::events))
         .route("/containers/{id}/resize", post(containers::resize))
         .route("/containers/{id}/logs", get(streams::logs))
         .route("/containers/{id}/attach", post(streams::attach))

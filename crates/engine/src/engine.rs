@@ -3,13 +3,16 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use berth_image::ImageStore;
 use tokio::sync::watch;
 
 use crate::container::model::{Container, Status};
 use crate::error::{Error, Result};
+use crate::events::EventBus;
 use crate::store::ContainerStore;
 
 /// Where the engine keeps things and which helper binaries it runs.
@@ -37,6 +40,12 @@ pub(crate) struct Handle {
     pub removed: watch::Sender<bool>,
     /// Counts the container's successful starts (attach waits on it to connect stdin).
     pub starts: watch::Sender<u64>,
+    /// Bumped whenever a pending restart is scheduled or cancelled; a restart timer only
+    /// fires if the epoch it was scheduled with is still current.
+    pub restart_epoch: AtomicU64,
+    /// The restart policy's current back-off delay (`None`: no restart yet since the last
+    /// explicit start or the last time the policy declined).
+    backoff: Mutex<Option<Duration>>,
 }
 
 impl Handle {
@@ -47,7 +56,22 @@ impl Handle {
             exits: watch::channel(0).0,
             removed: watch::channel(false).0,
             starts: watch::channel(0).0,
+            restart_epoch: AtomicU64::new(0),
+            backoff: Mutex::new(None),
         })
+    }
+
+    /// Replaces the back-off delay with `change(previous)` and returns the new value.
+    pub(crate) fn update_backoff(
+        &self,
+        change: impl FnOnce(Option<Duration>) -> Option<Duration>,
+    ) -> Option<Duration> {
+        let mut guard = match self.backoff.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *guard = change(*guard);
+        *guard
     }
 
     /// A copy of the current record.
@@ -75,6 +99,7 @@ pub struct Engine {
     pub(crate) images: Arc<ImageStore>,
     pub(crate) store: ContainerStore,
     pub(crate) containers: Mutex<HashMap<String, Arc<Handle>>>,
+    pub(crate) events: EventBus,
 }
 
 /// Docker's `ps` options, already validated by the daemon.
@@ -110,6 +135,7 @@ impl Engine {
             images,
             store,
             containers: Mutex::new(HashMap::new()),
+            events: EventBus::default(),
         });
         let records = engine.store.load_all()?;
         let mut to_recover = Vec::new();
@@ -129,6 +155,7 @@ impl Engine {
         for handle in to_recover {
             engine.recover(handle).await;
         }
+        engine.restart_on_boot()?;
         Ok(engine)
     }
 

@@ -8,6 +8,7 @@
 mod container;
 mod engine;
 mod error;
+mod events;
 mod ids;
 mod logs;
 mod shim;
@@ -21,9 +22,13 @@ pub use container::model::{
     Container, ContainerSpec, HostSpec, NetworkMode, RestartPolicy, SeccompMode, State, Status,
     Ulimit,
 };
+pub use container::restart::validate_policy;
+pub use container::stats::{NetworkStats, StatsSample};
+pub use container::update::UpdateSpec;
 pub use container::wait::{WaitCondition, WaitOutcome, Waiter};
 pub use engine::{Engine, EngineConfig, ListOptions};
 pub use error::{Error, ErrorKind, Result};
+pub use events::{Event, EventFilter, EventType, Subscription};
 pub use logs::{LogEntry, LogOptions};
 pub use top::TopResult;
 

@@ -6,10 +6,10 @@
 use std::path::Path;
 
 use berth_runtime::defaults;
-use oci_spec::runtime::{Capability, Spec};
+use oci_spec::runtime::{Capability, LinuxResources, Spec};
 use serde_json::{json, Value};
 
-use crate::container::model::{Container, NetworkMode, SeccompMode};
+use crate::container::model::{Container, HostSpec, NetworkMode, SeccompMode};
 use crate::error::{Error, Result};
 use crate::user::ResolvedUser;
 
@@ -159,7 +159,7 @@ pub fn build(
         "linux": {
             "namespaces": namespaces,
             "cgroupsPath": cgroups_path(&container.id),
-            "resources": resources(container, devices_cgroup),
+            "resources": resources(&container.spec.host, devices_cgroup),
             "maskedPaths": masked,
             "readonlyPaths": readonly,
             "seccomp": seccomp,
@@ -172,8 +172,22 @@ pub fn build(
         .map_err(|e| Error::internal(format!("generated OCI spec is invalid: {e}")))
 }
 
-fn resources(container: &Container, devices: Value) -> Value {
-    let host = &container.spec.host;
+/// The cgroup limits of a running container after `update`: the same limits as at start,
+/// without device rules (those never change), and `pids` always written so that an update
+/// to unlimited takes effect.
+pub(crate) fn updated_resources(host: &HostSpec) -> Result<LinuxResources> {
+    let mut value = resources(host, Value::Null);
+    if let Some(map) = value.as_object_mut() {
+        map.remove("devices");
+        if host.pids_limit <= 0 {
+            map.insert("pids".into(), json!({"limit": -1}));
+        }
+    }
+    serde_json::from_value(value)
+        .map_err(|e| Error::internal(format!("generated cgroup limits are invalid: {e}")))
+}
+
+fn resources(host: &HostSpec, devices: Value) -> Value {
     let mut memory = serde_json::Map::new();
     if host.memory > 0 {
         memory.insert("limit".into(), json!(host.memory));

@@ -12,13 +12,13 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use container::{
     create::CreateArgs, exec::ExecArgs, logs::LogsArgs, pause::PauseArgs, pause::RenameArgs,
-    ps::PsArgs, rm::RmArgs, run::RunArgs, start::StartArgs, stop::KillArgs, stop::StopArgs,
-    top::TopArgs, wait::WaitArgs,
+    ps::PsArgs, rm::RmArgs, run::RunArgs, start::StartArgs, stats::StatsArgs, stop::KillArgs,
+    stop::StopArgs, top::TopArgs, update::UpdateArgs, wait::WaitArgs,
 };
 use image::{import::ImportArgs, ls::ImagesArgs, pull::PullArgs, rm::RmiArgs, tag::TagArgs};
 use inspect::{InspectArgs, ObjectType, TypedInspectArgs};
 use prune::{ContainerPruneArgs, ImagePruneArgs};
-use system::{info::InfoArgs, version::VersionArgs};
+use system::{events::EventsArgs, info::InfoArgs, version::VersionArgs};
 
 /// `berth`: a docker-compatible command line for the Berth engine.
 #[derive(Parser, Debug)]
@@ -71,6 +71,12 @@ pub enum Command {
     Rename(RenameArgs),
     /// Display the running processes of a container
     Top(TopArgs),
+    /// Update configuration of one or more containers
+    Update(UpdateArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
+    /// Get real time events from the server
+    Events(EventsArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
     /// List images
@@ -138,6 +144,10 @@ pub enum ContainerCommand {
     Rename(RenameArgs),
     /// Display the running processes of a container
     Top(TopArgs),
+    /// Update configuration of one or more containers
+    Update(UpdateArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
     /// Remove all stopped containers
     Prune(ContainerPruneArgs),
 }
@@ -168,6 +178,8 @@ pub enum ImageCommand {
 pub enum SystemCommand {
     /// Display system-wide information
     Info(InfoArgs),
+    /// Get real time events from the server
+    Events(EventsArgs),
 }
 
 /// Runs the parsed command line.
@@ -191,6 +203,8 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
             ContainerCommand::Unpause(a) => Command::Unpause(a),
             ContainerCommand::Rename(a) => Command::Rename(a),
             ContainerCommand::Top(a) => Command::Top(a),
+            ContainerCommand::Update(a) => Command::Update(a),
+            ContainerCommand::Stats(a) => Command::Stats(a),
             ContainerCommand::Prune(a) => {
                 return prune::containers(&connect(&host).await?, a).await
             }
@@ -206,6 +220,7 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
         },
         Command::System { command } => match command {
             SystemCommand::Info(a) => Command::Info(a),
+            SystemCommand::Events(a) => Command::Events(a),
         },
         other => other,
     };
@@ -232,6 +247,9 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
         Command::Unpause(a) => container::pause::unpause(&docker, a).await,
         Command::Rename(a) => container::pause::rename(&docker, a).await,
         Command::Top(a) => container::top::run(&docker, a).await,
+        Command::Update(a) => container::update::run(&docker, a).await,
+        Command::Stats(a) => container::stats::run(&docker, a).await,
+        Command::Events(a) => system::events::run(&docker, a).await,
         Command::Import(a) => image::import::run(&docker, a).await,
         Command::Images(a) => image::ls::run(&docker, a).await,
         Command::Tag(a) => image::tag::run(&docker, a).await,

@@ -24,6 +24,23 @@ pub async fn create(
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let parsed: ContainerCreateBody = serde_json::from_slice(&body).map_err(|e| {
+        // bollard's restart policy name is an enum: say which name was wrong.
+        if let Some(name) = serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
+            v.pointer("/HostConfig/RestartPolicy/Name")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        }) {
+            if berth_engine::validate_policy(&berth_engine::RestartPolicy {
+                name: name.clone(),
+                maximum_retry_count: 0,
+            })
+            .is_err()
+            {
+                return ApiError::bad_request(format!(
+                    "invalid restart policy: unknown policy '{name}'; use one of 'no', 'always', 'unless-stopped', or 'on-failure'"
+                ));
+            }
+        }
         ApiError::bad_request(format!("invalid JSON body for container create: {e}"))
     })?;
     let spec = convert::create_body(query.get("name").cloned(), parsed)?;
@@ -269,4 +286,15 @@ pub async fn resize(
         .resize(&id, height as u16, width as u16)
         .await?;
     Ok(StatusCode::OK)
+}
+
+/// `POST /containers/{id}/update`.
+pub async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let update = convert::update_body(&body)?;
+    let warnings = state.engine.update(&id, update).await?;
+    Ok(Json(json!({"Warnings": warnings})))
 }

@@ -264,9 +264,13 @@ pub async fn post_dispatch(
     };
     state
         .engine
-        .images()
-        .tag(name, &target)
-        .map_err(|e| not_found_image(e, name))?;
+        .tag_image(name, &target)
+        .map_err(|e| match e.kind() {
+            berth_engine::ErrorKind::NotFound => {
+                ApiError::not_found(format!("No such image: {name}"))
+            }
+            _ => ApiError::from(e),
+        })?;
     Ok(StatusCode::CREATED)
 }
 

@@ -28,7 +28,7 @@ pub struct LogsQuery {
 }
 
 /// Docker's `since`/`until`: Unix seconds with optional fraction (`1700000000.5`).
-fn unix_time(name: &str, value: &Option<String>) -> ApiResult<Option<DateTime<Utc>>> {
+pub(crate) fn unix_time(name: &str, value: &Option<String>) -> ApiResult<Option<DateTime<Utc>>> {
     let Some(text) = value.as_deref().filter(|v| !v.is_empty() && *v != "0") else {
         return Ok(None);
     };

@@ -4,7 +4,7 @@
 use chrono::Utc;
 use std::collections::BTreeMap;
 
-use crate::container::model::{Container, ContainerSpec, SeccompMode, State};
+use crate::container::model::{Container, ContainerSpec, HostSpec, SeccompMode, State};
 use crate::engine::{Engine, Handle};
 use crate::error::{Error, Result};
 use crate::{ids, spec};
@@ -57,6 +57,7 @@ impl Engine {
             let _ = std::fs::remove_dir_all(&container_dir);
             return Err(e);
         }
+        self.emit_container(&container, "create", &[]);
         self.table()?.insert(id.clone(), Handle::new_arc(container));
         Ok(Created { id, warnings })
     }
@@ -80,6 +81,36 @@ fn validate(spec: &ContainerSpec) -> Result<Vec<String>> {
     if spec.image.trim().is_empty() {
         return Err(Error::invalid("No image was specified"));
     }
+    validate_resources(host)?;
+    spec::capabilities(host.privileged, &host.cap_add, &host.cap_drop)?;
+    if let SeccompMode::Custom(profile) = &host.seccomp {
+        spec::validate_seccomp_profile(profile)?;
+    }
+    crate::container::restart::validate_policy(&host.restart_policy)?;
+    if host.auto_remove && !matches!(host.restart_policy.name.as_str(), "" | "no") {
+        return Err(Error::invalid(
+            "can't create 'AutoRemove' container with restart policy",
+        ));
+    }
+    if let Some(signal) = &spec.stop_signal {
+        crate::container::stop::parse_signal(signal)?;
+    }
+    for ulimit in &host.ulimits {
+        if ulimit.soft > ulimit.hard {
+            return Err(Error::invalid(format!(
+                "ulimit soft limit must be less than or equal to hard limit: {} > {}",
+                ulimit.soft, ulimit.hard
+            )));
+        }
+    }
+    if host.pids_limit > 0 && host.pids_limit < 1 {
+        warnings.push("pids limit ignored".to_owned());
+    }
+    Ok(warnings)
+}
+
+/// The resource limits' checks, shared by create and update (Docker's messages).
+pub(crate) fn validate_resources(host: &HostSpec) -> Result<()> {
     if host.memory != 0 && host.memory < MIN_MEMORY {
         return Err(Error::invalid("Minimum memory limit allowed is 6MB"));
     }
@@ -113,34 +144,7 @@ fn validate(spec: &ContainerSpec) -> Result<Vec<String>> {
     }
     validate_cpuset(&host.cpuset_cpus)?;
     validate_cpuset(&host.cpuset_mems)?;
-    spec::capabilities(host.privileged, &host.cap_add, &host.cap_drop)?;
-    if let SeccompMode::Custom(profile) = &host.seccomp {
-        spec::validate_seccomp_profile(profile)?;
-    }
-    match host.restart_policy.name.as_str() {
-        "" | "no" | "always" | "unless-stopped" | "on-failure" => {}
-        other => return Err(Error::invalid(format!("invalid restart policy '{other}'"))),
-    }
-    if host.auto_remove && !matches!(host.restart_policy.name.as_str(), "" | "no") {
-        return Err(Error::invalid(
-            "can't create 'AutoRemove' container with restart policy",
-        ));
-    }
-    if let Some(signal) = &spec.stop_signal {
-        crate::container::stop::parse_signal(signal)?;
-    }
-    for ulimit in &host.ulimits {
-        if ulimit.soft > ulimit.hard {
-            return Err(Error::invalid(format!(
-                "ulimit soft limit must be less than or equal to hard limit: {} > {}",
-                ulimit.soft, ulimit.hard
-            )));
-        }
-    }
-    if host.pids_limit > 0 && host.pids_limit < 1 {
-        warnings.push("pids limit ignored".to_owned());
-    }
-    Ok(warnings)
+    Ok(())
 }
 
 /// Cpuset lists like `0-2,4`: digits, commas and ascending ranges only.

@@ -71,6 +71,7 @@ impl Engine {
         };
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         tokio::spawn(logs::follow(follower, options, exits, exits_seen, tx));
+        self.emit_container(&container, "attach", &[]);
         Ok((container.spec.tty, rx))
     }
 
@@ -110,7 +111,13 @@ impl Engine {
             return Ok(());
         }
         let request = serde_json::json!({"resize": {"height": height, "width": width}});
-        shim::request(&self.run_dir(&container.id), &request).await
+        shim::request(&self.run_dir(&container.id), &request).await?;
+        self.emit_container(
+            &container,
+            "resize",
+            &[("height", height.to_string()), ("width", width.to_string())],
+        );
+        Ok(())
     }
 
     /// The container's processes, as `ps` (with `ps_args`, default `-ef`) shows them.

@@ -101,7 +101,7 @@ impl NetworkMode {
     }
 }
 
-/// Restart policy as given (`--restart`); enforced by a later issue, kept and reported now.
+/// Restart policy as given (`--restart`); enforced by `container::restart`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RestartPolicy {
     /// "", "no", "always", "unless-stopped" or "on-failure".
@@ -163,7 +163,12 @@ pub struct State {
     pub finished_at: Option<DateTime<Utc>>,
     /// The berth-shim supervising the container; 0 when not running.
     pub shim_pid: i32,
+    /// Restarts by the restart policy since the last explicit start (Docker's RestartCount).
     pub restart_count: i64,
+    /// Stopped or killed by a user: the restart policy stays off until the next explicit
+    /// start (`unless-stopped` also stays down across daemon restarts).
+    #[serde(default)]
+    pub manually_stopped: bool,
 }
 
 impl Default for State {
@@ -178,6 +183,7 @@ impl Default for State {
             finished_at: None,
             shim_pid: 0,
             restart_count: 0,
+            manually_stopped: false,
         }
     }
 }

@@ -65,8 +65,27 @@ impl Engine {
         if let Err(e) = self.persist(&record) {
             tracing::error!(container = %record.id, error = %e, "recording container exit");
         }
+        if record.state.oom_killed {
+            self.emit_container(&record, "oom", &[]);
+        }
+        let ran = match (record.state.started_at, record.state.finished_at) {
+            (Some(started), Some(finished)) => (finished - started).num_seconds(),
+            _ => 0,
+        };
+        self.emit_container(
+            &record,
+            "die",
+            &[
+                ("exitCode", record.state.exit_code.to_string()),
+                ("execDuration", ran.to_string()),
+            ],
+        );
+        // Waiters are woken by every exit, also one the restart policy follows with a
+        // restart (Docker notifies its stop waiters in SetRestarting too).
         handle.exits.send_modify(|n| *n += 1);
-        if record.spec.host.auto_remove {
+        if !record.spec.host.auto_remove {
+            self.after_exit(handle);
+        } else {
             let engine = self.clone();
             let id = record.id.clone();
             tokio::spawn(async move {

@@ -68,6 +68,8 @@ impl Engine {
                 Status::Running
             }
         });
-        self.persist(&record)
+        self.persist(&record)?;
+        self.emit_container(&record, if freeze { "pause" } else { "unpause" }, &[]);
+        Ok(())
     }
 }

@@ -35,7 +35,7 @@ impl Engine {
                     container.id
                 )))
             }
-            status if status.is_alive() => match self.stop_locked(&handle, Some(0), None).await {
+            status if status.is_alive() => match self.stop_locked(&handle, Some(0), None, false).await {
                 Ok(()) | Err(Error::NotModified { .. }) => {}
                 Err(e) => return Err(e),
             },
@@ -73,6 +73,7 @@ impl Engine {
         }
         self.store.delete(&id)?;
         self.table()?.remove(&id);
+        self.emit_container(&handle.snapshot(), "destroy", &[]);
         handle.removed.send_replace(true);
         Ok(())
     }
@@ -106,6 +107,11 @@ impl Engine {
             handle.update(|c| c.name = container.name.clone());
             return Err(e);
         }
+        self.emit_container(
+            &record,
+            "rename",
+            &[("oldName", format!("/{}", container.name))],
+        );
         Ok(())
     }
 }

@@ -42,6 +42,15 @@ impl Engine {
             }
             Status::Created | Status::Exited => {}
         }
+        // An explicit start re-arms the restart policy (Docker's ResetRestartManager(true)).
+        handle
+            .restart_epoch
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        handle.update_backoff(|_| None);
+        handle.update(|c| {
+            c.state.manually_stopped = false;
+            c.state.restart_count = 0;
+        });
         self.start_locked(&handle).await
     }
 
@@ -68,6 +77,7 @@ impl Engine {
                 self.persist(&record)?;
                 self.watch_shim(handle.clone(), started.shim_pid);
                 handle.starts.send_modify(|n| *n += 1);
+                self.emit_container(&record, "start", &[]);
                 Ok(())
             }
             Err(e) => {

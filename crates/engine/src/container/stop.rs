@@ -42,14 +42,18 @@ impl Engine {
     ) -> Result<()> {
         let handle = self.lookup(reference)?;
         let _op = handle.op.lock().await;
-        self.stop_locked(&handle, timeout, signal).await
+        self.stop_locked(&handle, timeout, signal, true).await
     }
 
+    /// Stops the container; the caller holds `handle.op`. Marks it manually stopped, which
+    /// also cancels a pending restart of a `restarting` container. `report_stop` emits the
+    /// `stop` event (Docker's `rm -f` kills without one).
     pub(crate) async fn stop_locked(
         &self,
         handle: &Arc<Handle>,
         timeout: Option<i64>,
         signal: Option<&str>,
+        report_stop: bool,
     ) -> Result<()> {
         let container = handle.snapshot();
         if !container.state.status.is_alive() {
@@ -58,6 +62,13 @@ impl Engine {
             });
         }
         let signal = parse_signal(signal.unwrap_or(&container.stop_signal))?;
+        if self.mark_manually_stopped(handle)? {
+            // It was waiting to be restarted: nothing runs, nothing to signal.
+            if report_stop {
+                self.emit_container(&handle.snapshot(), "stop", &[]);
+            }
+            return Ok(());
+        }
         let timeout = timeout
             .or(container.spec.stop_timeout)
             .unwrap_or(DEFAULT_STOP_TIMEOUT);
@@ -65,21 +76,33 @@ impl Engine {
         let seen = *exits.borrow_and_update();
         let run_dir = self.run_dir(&container.id);
         if timeout != 0 {
+            self.emit_container(
+                &container,
+                "kill",
+                &[("signal", (signal as i32).to_string())],
+            );
             if let Err(e) = shim::request(&run_dir, &json!({"kill": signal as i32})).await {
                 tracing::debug!(container = %container.id, error = %e, "stop signal not delivered");
             }
             self.thaw_if_paused(handle);
             let deadline = (timeout > 0).then(|| Duration::from_secs(timeout as u64));
             if wait_for_exit(&mut exits, seen, deadline).await {
+                if report_stop {
+                    self.emit_container(&handle.snapshot(), "stop", &[]);
+                }
                 return Ok(());
             }
             tracing::info!(container = %container.id, timeout, "container did not stop in time; killing it");
         }
+        self.emit_container(&container, "kill", &[("signal", "9".to_owned())]);
         if let Err(e) = shim::request(&run_dir, &json!({"kill": 9, "all": true})).await {
             tracing::debug!(container = %container.id, error = %e, "SIGKILL not delivered");
         }
         self.thaw_if_paused(handle);
         if wait_for_exit(&mut exits, seen, Some(KILL_GRACE)).await {
+            if report_stop {
+                self.emit_container(&handle.snapshot(), "stop", &[]);
+            }
             Ok(())
         } else {
             Err(Error::internal(format!(
@@ -89,7 +112,9 @@ impl Engine {
         }
     }
 
-    /// Sends `signal` (default SIGKILL) to the container's init process.
+    /// Sends `signal` (default SIGKILL) to the container's init process. Like Docker, any
+    /// kill by the user marks the container manually stopped (no restart by its policy);
+    /// killing a `restarting` container cancels the pending restart.
     pub async fn kill(self: &Arc<Self>, reference: &str, signal: Option<&str>) -> Result<()> {
         let handle = self.lookup(reference)?;
         let signal = parse_signal(signal.filter(|s| !s.is_empty()).unwrap_or("SIGKILL"))?;
@@ -100,11 +125,31 @@ impl Engine {
                 container.id
             )));
         }
+        // Not under `handle.op` (a kill must get through while a stop waits), except for a
+        // restarting container, so that a restart half-way through its start is not missed.
+        let _op = if container.state.status == Status::Restarting {
+            Some(handle.op.lock().await)
+        } else {
+            None
+        };
+        if self.mark_manually_stopped(&handle)? {
+            self.emit_container(
+                &container,
+                "kill",
+                &[("signal", (signal as i32).to_string())],
+            );
+            return Ok(());
+        }
         shim::request(
             &self.run_dir(&container.id),
             &json!({"kill": signal as i32}),
         )
         .await?;
+        self.emit_container(
+            &container,
+            "kill",
+            &[("signal", (signal as i32).to_string())],
+        );
         if signal == Signal::SIGKILL {
             // A frozen cgroup (v1) holds even SIGKILL until thawed.
             self.thaw_if_paused(&handle);
@@ -121,12 +166,21 @@ impl Engine {
     ) -> Result<()> {
         let handle = self.lookup(reference)?;
         let _op = handle.op.lock().await;
-        match self.stop_locked(&handle, timeout, signal).await {
+        match self.stop_locked(&handle, timeout, signal, true).await {
             Ok(()) | Err(Error::NotModified { .. }) => {}
             Err(e) => return Err(e),
         }
-        // The exit handler unmounts the rootfs; wait until the record says exited.
+        // Like an explicit start, a restart re-arms the restart policy.
+        handle
+            .restart_epoch
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        handle.update_backoff(|_| None);
+        handle.update(|c| {
+            c.state.manually_stopped = false;
+            c.state.restart_count = 0;
+        });
         self.start_locked(&handle).await?;
+        self.emit_container(&handle.snapshot(), "restart", &[]);
         Ok(())
     }
 

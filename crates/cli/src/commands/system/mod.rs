@@ -1,4 +1,5 @@
 //! System commands.
 
+pub mod events;
 pub mod info;
 pub mod version;
