@@ -6,6 +6,7 @@ pub mod image;
 pub mod inspect;
 pub mod prune;
 pub mod system;
+pub mod volume;
 
 use crate::client::connect;
 use anyhow::Result;
@@ -99,6 +100,11 @@ pub enum Command {
     System {
         #[command(subcommand)]
         command: SystemCommand,
+    },
+    /// Manage volumes
+    Volume {
+        #[command(subcommand)]
+        command: volume::VolumeCommand,
     },
 }
 
@@ -207,6 +213,7 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
         Command::System { command } => match command {
             SystemCommand::Info(a) => Command::Info(a),
         },
+        Command::Volume { command } => return volume::run(&connect(&host).await?, command).await,
         other => other,
     };
     match command {
@@ -241,7 +248,8 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
         | Command::Info(_)
         | Command::Container { .. }
         | Command::Image { .. }
-        | Command::System { .. } => Ok(()),
+        | Command::System { .. }
+        | Command::Volume { .. } => Ok(()),
     }
 }
 
