@@ -147,6 +147,16 @@ impl Engine {
     /// Mounts volumes that have driver options and copies the image's content into new empty
     /// volumes (Docker's copy-up), now that the image's filesystem is mounted at `rootfs`.
     fn prepare_volumes(&self, container: &Container, rootfs: &Path) -> Result<()> {
+        if !container
+            .mount_points
+            .iter()
+            .any(|m| m.kind == MountKind::Volume)
+        {
+            return Ok(());
+        }
+        // Two containers starting on one new volume must not both mount it or copy into it;
+        // this runs on a blocking thread, where waiting for the async lock is allowed.
+        let _lock = self.volume_lock.blocking_lock();
         for point in &container.mount_points {
             if point.kind != MountKind::Volume {
                 continue;
