@@ -60,6 +60,18 @@ fn named_volume_outlives_its_container_and_a_daemon_restart() {
     let v: serde_json::Value = serde_json::from_str(&inspected).unwrap();
     assert_eq!(v[0]["Driver"], "local");
     assert_eq!(v[0]["Scope"], "local");
+    assert_eq!(d.ok(&["inspect", "--format", "{{.Name}}", "data"]), "data");
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "--type",
+            "volume",
+            "--format",
+            "{{.Driver}}",
+            "data"
+        ]),
+        "local"
+    );
 }
 
 #[test]

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::client::{api_message, daemon_err};
 use crate::commands::filters::parse_filters;
-use crate::commands::inspect::render;
+use crate::commands::inspect::{self, ObjectType, TypedInspectArgs};
 use crate::commands::prune::confirm;
 use crate::error::exit;
 use crate::format::table::{print_list, ListSpec};
@@ -29,7 +29,7 @@ pub enum VolumeCommand {
     #[command(visible_alias = "list")]
     Ls(LsArgs),
     /// Display detailed information on one or more volumes
-    Inspect(InspectArgs),
+    Inspect(TypedInspectArgs),
     /// Remove one or more volumes
     #[command(visible_alias = "remove")]
     Rm(RmArgs),
@@ -70,16 +70,6 @@ pub struct LsArgs {
     pub format: Option<String>,
 }
 
-/// `berth volume inspect [OPTIONS] VOLUME [VOLUME...]`
-#[derive(Args, Debug, Clone)]
-pub struct InspectArgs {
-    /// Format output using a custom template ('json' or a Go template)
-    #[arg(short = 'f', long)]
-    pub format: Option<String>,
-    #[arg(required = true, value_name = "VOLUME")]
-    pub names: Vec<String>,
-}
-
 /// `berth volume rm [OPTIONS] VOLUME [VOLUME...]`
 #[derive(Args, Debug, Clone)]
 pub struct RmArgs {
@@ -109,7 +99,7 @@ pub async fn run(docker: &Docker, command: VolumeCommand) -> Result<()> {
     match command {
         VolumeCommand::Create(a) => create(docker, a).await,
         VolumeCommand::Ls(a) => ls(docker, a).await,
-        VolumeCommand::Inspect(a) => inspect(docker, a).await,
+        VolumeCommand::Inspect(a) => inspect::run(docker, a.with_type(ObjectType::Volume)).await,
         VolumeCommand::Rm(a) => rm(docker, a).await,
         VolumeCommand::Prune(a) => prune(docker, a).await,
     }
@@ -203,25 +193,6 @@ async fn ls(docker: &Docker, args: LsArgs) -> Result<()> {
     }
     let rows: Vec<Value> = volumes.iter().map(row).collect();
     print_list(&ListFormat::parse(args.format.as_deref()), &LS_SPEC, &rows)
-}
-
-async fn inspect(docker: &Docker, args: InspectArgs) -> Result<()> {
-    let mut found = Vec::new();
-    let mut failed = false;
-    for name in &args.names {
-        match docker.inspect_volume(name).await {
-            Ok(v) => found.push(serde_json::to_value(v)?),
-            Err(e) => {
-                eprintln!("{}", api_message(&e));
-                failed = true;
-            }
-        }
-    }
-    print!("{}", render(args.format.as_deref(), &found)?);
-    if failed {
-        return Err(exit(1));
-    }
-    Ok(())
 }
 
 async fn rm(docker: &Docker, args: RmArgs) -> Result<()> {

@@ -146,8 +146,7 @@ impl Engine {
         for volume in all {
             let name_ok =
                 filters.names.is_empty() || filters.names.iter().any(|n| volume.name.contains(n));
-            let driver_ok =
-                filters.drivers.is_empty() || filters.drivers.iter().any(|d| *d == volume.driver);
+            let driver_ok = filters.drivers.is_empty() || filters.drivers.contains(&volume.driver);
             let labels_ok = filters
                 .labels
                 .iter()
