@@ -100,3 +100,56 @@ fn docker_cli_drives_berthd() {
     );
     assert!(ok(&d, &["image", "inspect", "--format", "{{.Id}}", "busybox"]).starts_with("sha256:"));
 }
+
+#[test]
+fn docker_cli_manages_volumes_and_mounts() {
+    if !require(
+        std::path::Path::new(DOCKER).exists(),
+        "the docker CLI at /usr/local/bin/docker",
+    ) {
+        return;
+    }
+    let d = Daemon::start();
+    assert_eq!(ok(&d, &["volume", "create", "--label", "k=v", "dv"]), "dv");
+    let out = ok(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "-v",
+            "dv:/d",
+            "--mount",
+            "type=tmpfs,target=/t,tmpfs-size=1m",
+            "busybox",
+            "sh",
+            "-c",
+            "echo hi > /d/f && grep -c ' /t tmpfs' /proc/mounts",
+        ],
+    );
+    assert_eq!(out, "1");
+    let out = ok(
+        &d,
+        &["run", "--rm", "-v", "dv:/d:ro", "busybox", "cat", "/d/f"],
+    );
+    assert_eq!(out, "hi");
+    assert_eq!(
+        ok(&d, &["volume", "ls", "-q", "--filter", "label=k=v"]),
+        "dv"
+    );
+    assert_eq!(
+        ok(
+            &d,
+            &[
+                "volume",
+                "inspect",
+                "--format",
+                "{{.Driver}} {{.Scope}}",
+                "dv"
+            ]
+        ),
+        "local local"
+    );
+    assert_eq!(ok(&d, &["volume", "rm", "dv"]), "dv");
+    let out = docker(&d, &["volume", "inspect", "dv"]);
+    assert!(!out.status.success());
+}

@@ -12,7 +12,7 @@ use berth_api::version;
 use berth_engine::Engine;
 
 use crate::error::ApiError;
-use crate::routes::{containers, events, images, streams, system};
+use crate::routes::{containers, events, images, streams, system, volumes};
 
 /// Shared state of every handler.
 #[derive(Clone)]
@@ -49,6 +49,13 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/containers/{id}",
             axum::routing::delete(containers::remove),
+        )
+        .route("/volumes", get(volumes::list))
+        .route("/volumes/create", post(volumes::create))
+        .route("/volumes/prune", post(volumes::prune))
+        .route(
+            "/volumes/{name}",
+            get(volumes::inspect).delete(volumes::remove),
         )
         .route("/images/create", post(images::create))
         .route("/images/json", get(images::list))

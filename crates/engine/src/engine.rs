@@ -14,6 +14,7 @@ use crate::container::model::{Container, Status};
 use crate::error::{Error, Result};
 use crate::events::EventBus;
 use crate::store::ContainerStore;
+use crate::volume::store::VolumeStore;
 
 /// Where the engine keeps things and which helper binaries it runs.
 #[derive(Debug, Clone)]
@@ -100,6 +101,9 @@ pub struct Engine {
     pub(crate) store: ContainerStore,
     pub(crate) containers: Mutex<HashMap<String, Arc<Handle>>>,
     pub(crate) events: EventBus,
+    pub(crate) volumes: VolumeStore,
+    /// Serialises volume creation/removal with the creation of containers that use volumes.
+    pub(crate) volume_lock: tokio::sync::Mutex<()>,
 }
 
 /// Docker's `ps` options, already validated by the daemon.
@@ -125,17 +129,21 @@ impl Engine {
             &config.data_root,
             &config.exec_root,
             &config.data_root.join("containers"),
+            &config.data_root.join("volumes"),
         ] {
             std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir.as_path(), e))?;
         }
         let images = Arc::new(ImageStore::open(&config.data_root.join("image"))?);
         let store = ContainerStore::open(&config.data_root.join("berth.db"))?;
+        let volumes = VolumeStore::open(&config.data_root.join("berth.db"))?;
         let engine = Arc::new(Engine {
             config,
             images,
             store,
             containers: Mutex::new(HashMap::new()),
             events: EventBus::default(),
+            volumes,
+            volume_lock: tokio::sync::Mutex::new(()),
         });
         let records = engine.store.load_all()?;
         let mut to_recover = Vec::new();

@@ -1,5 +1,6 @@
 //! The daemon's core, without HTTP: containers (records in SQLite, lifecycle state machine, OCI
-//! spec generation, the per-container shim, logs, attach) and images (through `berth-image`).
+//! spec generation, the per-container shim, logs, attach), volumes, and images (through
+//! `berth-image`).
 //!
 //! Callers hand in validated domain types ([`ContainerSpec`] and friends); the daemon converts
 //! the Docker wire format into them. Every fallible call returns [`Error`], whose [`ErrorKind`]
@@ -16,21 +17,26 @@ mod spec;
 mod store;
 mod top;
 mod user;
+mod volume;
 
 pub use container::create::Created;
 pub use container::model::{
-    Container, ContainerSpec, HostSpec, NetworkMode, RestartPolicy, SeccompMode, State, Status,
-    Ulimit,
+    Container, ContainerSpec, HostSpec, MountKind, MountOrigin, MountPoint, MountRequest,
+    NetworkMode, RestartPolicy, SeccompMode, State, Status, Ulimit,
 };
 pub use container::restart::validate_policy;
 pub use container::stats::{NetworkStats, StatsSample};
 pub use container::update::UpdateSpec;
+pub use container::mounts::clean_target;
 pub use container::wait::{WaitCondition, WaitOutcome, Waiter};
 pub use engine::{Engine, EngineConfig, ListOptions};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, EventFilter, EventType, Subscription};
 pub use logs::{LogEntry, LogOptions};
 pub use top::TopResult;
+pub use volume::{
+    Volume, VolumeCreate, VolumeFilters, VolumePruned, ANONYMOUS_LABEL, LOCAL_DRIVER,
+};
 
 /// Docker's default masked paths, as the spec generator applies them (for inspect output).
 pub fn default_masked_paths() -> Vec<String> {

@@ -9,7 +9,7 @@ use berth_runtime::defaults;
 use oci_spec::runtime::{Capability, LinuxResources, Spec};
 use serde_json::{json, Value};
 
-use crate::container::model::{Container, HostSpec, NetworkMode, SeccompMode};
+use crate::container::model::{Container, HostSpec, MountKind, MountPoint, NetworkMode, SeccompMode};
 use crate::error::{Error, Result};
 use crate::user::ResolvedUser;
 
@@ -69,11 +69,20 @@ pub fn build(
             }
         }
     }
+    let user_targets: Vec<&str> = container
+        .mount_points
+        .iter()
+        .map(|m| m.destination.as_str())
+        .collect();
     for (destination, source) in [
         ("/etc/resolv.conf", etc.resolv_conf),
         ("/etc/hostname", etc.hostname),
         ("/etc/hosts", etc.hosts),
     ] {
+        // A user's own mount of one of these files wins, as in Docker.
+        if user_targets.contains(&destination) {
+            continue;
+        }
         mounts.push(json!({
             "destination": destination,
             "type": "bind",
@@ -81,6 +90,8 @@ pub fn build(
             "options": ["rbind", "rprivate"],
         }));
     }
+
+    mounts.extend(container.mount_points.iter().map(mount_entry));
 
     let mut env = vec![format!("HOSTNAME={}", container.hostname)];
     if !container.env.iter().any(|e| e.starts_with("PATH=")) {
@@ -170,6 +181,39 @@ pub fn build(
     strip_nulls(&mut spec);
     serde_json::from_value(spec)
         .map_err(|e| Error::internal(format!("generated OCI spec is invalid: {e}")))
+}
+
+/// The OCI mount for one of the container's mount points. Targets are created and resolved
+/// inside the rootfs by the runtime (symlinks never lead out of it).
+fn mount_entry(point: &MountPoint) -> Value {
+    let access = if point.rw { "rw" } else { "ro" };
+    match point.kind {
+        MountKind::Tmpfs => {
+            // Docker's defaults for --tmpfs; the user's options (size=, mode=, exec) follow
+            // and win.
+            let mut options = vec!["nosuid", "nodev", "noexec", access];
+            options.extend(point.tmpfs_options.iter().map(String::as_str));
+            json!({
+                "destination": point.destination,
+                "type": "tmpfs",
+                "source": "tmpfs",
+                "options": options,
+            })
+        }
+        MountKind::Bind | MountKind::Volume => {
+            let propagation = if point.propagation.is_empty() {
+                "rprivate"
+            } else {
+                point.propagation.as_str()
+            };
+            json!({
+                "destination": point.destination,
+                "type": "bind",
+                "source": point.source,
+                "options": ["rbind", access, propagation],
+            })
+        }
+    }
 }
 
 /// The cgroup limits of a running container after `update`: the same limits as at start,

@@ -14,6 +14,7 @@ use clap::{Args, ValueEnum};
 pub enum ObjectType {
     Container,
     Image,
+    Volume,
 }
 
 /// `berth inspect [OPTIONS] NAME|ID [NAME|ID...]`
@@ -86,6 +87,17 @@ async fn inspect_image(docker: &Docker, name: &str) -> Lookup {
     }
 }
 
+async fn inspect_volume(docker: &Docker, name: &str) -> Lookup {
+    match docker.inspect_volume(name).await {
+        Ok(v) => match serde_json::to_value(v) {
+            Ok(v) => Lookup::Found(v),
+            Err(e) => Lookup::Failed(e.to_string()),
+        },
+        Err(e) if status_code(&e) == Some(404) => Lookup::NotFound(api_message(&e)),
+        Err(e) => Lookup::Failed(api_message(&e)),
+    }
+}
+
 /// Renders objects as docker does: the template per object (`json` means `{{json .}}`), or the
 /// indented array.
 pub fn render(format: Option<&str>, objects: &[serde_json::Value]) -> Result<String> {
@@ -121,11 +133,16 @@ pub async fn run(docker: &Docker, args: InspectArgs) -> Result<()> {
         let result = match args.typ {
             Some(ObjectType::Container) => inspect_container(docker, name, args.size).await,
             Some(ObjectType::Image) => inspect_image(docker, name).await,
+            Some(ObjectType::Volume) => inspect_volume(docker, name).await,
+            // Docker's order: container, image, then volume.
             None => match inspect_container(docker, name, args.size).await {
                 Lookup::NotFound(_) => match inspect_image(docker, name).await {
-                    Lookup::NotFound(_) => {
-                        Lookup::NotFound(format!("Error: No such object: {name}"))
-                    }
+                    Lookup::NotFound(_) => match inspect_volume(docker, name).await {
+                        Lookup::NotFound(_) => {
+                            Lookup::NotFound(format!("Error: No such object: {name}"))
+                        }
+                        other => other,
+                    },
                     other => other,
                 },
                 other => other,

@@ -6,6 +6,7 @@ pub mod image;
 pub mod inspect;
 pub mod prune;
 pub mod system;
+pub mod volume;
 
 use crate::client::connect;
 use anyhow::Result;
@@ -105,6 +106,11 @@ pub enum Command {
     System {
         #[command(subcommand)]
         command: SystemCommand,
+    },
+    /// Manage volumes
+    Volume {
+        #[command(subcommand)]
+        command: volume::VolumeCommand,
     },
 }
 
@@ -222,6 +228,7 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
             SystemCommand::Info(a) => Command::Info(a),
             SystemCommand::Events(a) => Command::Events(a),
         },
+        Command::Volume { command } => return volume::run(&connect(&host).await?, command).await,
         other => other,
     };
     match command {
@@ -259,7 +266,8 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
         | Command::Info(_)
         | Command::Container { .. }
         | Command::Image { .. }
-        | Command::System { .. } => Ok(()),
+        | Command::System { .. }
+        | Command::Volume { .. } => Ok(()),
     }
 }
 

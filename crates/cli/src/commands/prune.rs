@@ -35,7 +35,7 @@ pub struct ImagePruneArgs {
 }
 
 /// docker's prompt: anything but `y`/`Y` declines.
-fn confirm(warning: &str) -> bool {
+pub(crate) fn confirm(warning: &str) -> bool {
     print!("{warning}\nAre you sure you want to continue? [y/N] ");
     let _ = std::io::stdout().flush();
     let mut line = String::new();

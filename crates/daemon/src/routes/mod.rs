@@ -5,6 +5,7 @@ pub mod events;
 pub mod images;
 pub mod streams;
 pub mod system;
+pub mod volumes;
 
 use serde::Deserialize;
 

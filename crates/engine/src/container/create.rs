@@ -41,10 +41,31 @@ impl Engine {
             None => self.unused_random_name()?,
         };
         let id = ids::new_id()?;
-        let container = merge(&id, &name, &spec, &image)?;
+        let mut container = merge(&id, &name, &spec, &image)?;
 
+        // Containers using volumes are created under the volume lock, so that a volume chosen
+        // here cannot be removed before the container referencing it is recorded.
+        let uses_volumes = !spec.host.mounts.is_empty()
+            || !spec.host.volumes_from.is_empty()
+            || !container.volumes.is_empty();
+        let _volume_lock = match uses_volumes {
+            true => Some(self.volume_lock.lock().await),
+            false => None,
+        };
+        let mounts = self.resolve_mounts(&spec, &container.volumes)?;
+        container.mount_points = mounts.points;
+        let result = self.record_new(container, &image.id).await;
+        if result.is_err() {
+            self.undo_volumes(&mounts.created_volumes);
+        }
+        result.map(|id| Created { id, warnings })
+    }
+
+    /// Prepares the writable layer and records the container; on failure nothing is left.
+    async fn record_new(&self, container: Container, image_id: &str) -> Result<String> {
+        let id = container.id.clone();
         let images = self.images.clone();
-        let (snapshot_id, image_id) = (id.clone(), image.id.clone());
+        let (snapshot_id, image_id) = (id.clone(), image_id.to_owned());
         tokio::task::spawn_blocking(move || images.prepare_snapshot(&snapshot_id, &image_id))
             .await
             .map_err(|e| Error::internal(format!("prepare snapshot task: {e}")))??;
@@ -59,7 +80,7 @@ impl Engine {
         }
         self.emit_container(&container, "create", &[]);
         self.table()?.insert(id.clone(), Handle::new_arc(container));
-        Ok(Created { id, warnings })
+        Ok(id)
     }
 
     fn unused_random_name(&self) -> Result<String> {
@@ -256,6 +277,7 @@ fn merge(
             .or_else(|| config.stop_signal().clone())
             .unwrap_or_else(|| "SIGTERM".to_owned()),
         state: State::default(),
+        mount_points: Vec::new(),
     })
 }
 

@@ -5,6 +5,7 @@ pub mod images;
 pub mod io;
 pub mod model;
 pub mod monitor;
+pub mod mounts;
 pub mod pause;
 pub mod remove;
 pub mod restart;

@@ -65,6 +65,99 @@ pub struct HostSpec {
     pub log_max_file: Option<u32>,
     pub oom_kill_disable: bool,
     pub shm_size: i64,
+    /// `-v` entries exactly as given (reported as HostConfig.Binds).
+    #[serde(default)]
+    pub binds: Vec<String>,
+    /// `--tmpfs` entries as given: target -> options (reported as HostConfig.Tmpfs).
+    #[serde(default)]
+    pub tmpfs: BTreeMap<String, String>,
+    /// `--volumes-from CONTAINER[:ro|rw]` as given.
+    #[serde(default)]
+    pub volumes_from: Vec<String>,
+    /// Every mount asked for (from Binds, Mounts, Tmpfs and Config.Volumes), parsed.
+    #[serde(default)]
+    pub mounts: Vec<MountRequest>,
+}
+
+/// What a container mount is backed by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MountKind {
+    /// A host path.
+    Bind,
+    /// A volume of the local driver (named, or anonymous when its name is empty at request time).
+    Volume,
+    /// A fresh tmpfs, gone with the container.
+    Tmpfs,
+}
+
+impl MountKind {
+    /// Docker's name (`Mounts[].Type`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            MountKind::Bind => "bind",
+            MountKind::Volume => "volume",
+            MountKind::Tmpfs => "tmpfs",
+        }
+    }
+}
+
+/// Which part of the create request a [`MountRequest`] came from (inspect echoes them apart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MountOrigin {
+    /// `-v` / HostConfig.Binds.
+    Binds,
+    /// `--mount` / HostConfig.Mounts.
+    Mounts,
+    /// `--tmpfs` / HostConfig.Tmpfs.
+    Tmpfs,
+    /// `-v /path` without a source / Config.Volumes.
+    Volumes,
+}
+
+/// One validated mount request. Targets are absolute, normalised container paths.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountRequest {
+    pub kind: MountKind,
+    /// Host path (bind), volume name (volume; empty = anonymous); empty for tmpfs.
+    pub source: String,
+    pub target: String,
+    pub readonly: bool,
+    /// The mode field of a `-v` entry as given (`ro`, `z`, `rw,rshared`); empty otherwise.
+    pub mode: String,
+    /// Bind propagation (`rprivate`, `rshared`, ...); `None` = Docker's default `rprivate`.
+    pub propagation: Option<String>,
+    /// `-v` creates a missing bind source; `--mount` refuses it (Docker's behaviour).
+    pub create_source: bool,
+    /// Do not copy the image's content into a new empty volume (`nocopy`, `volume-nocopy`).
+    pub no_copy: bool,
+    /// tmpfs mount data (`size=…`, `mode=…`), without the defaults added at start.
+    pub tmpfs_options: Vec<String>,
+    pub origin: MountOrigin,
+}
+
+/// A mount of a created container, resolved: which volume or host path goes where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountPoint {
+    pub kind: MountKind,
+    /// The volume's name (volumes only).
+    pub name: String,
+    /// The host path mounted (volume data directory or bind source); empty for tmpfs.
+    pub source: String,
+    pub destination: String,
+    /// `local` for volumes, empty otherwise.
+    pub driver: String,
+    /// Docker's `Mode` column: the `-v` mode as given, `ro`/`rw` from `--volumes-from`.
+    pub mode: String,
+    pub rw: bool,
+    /// Bind propagation; empty for tmpfs.
+    pub propagation: String,
+    /// Created for this container without a name: removed with it by `rm -v` and `--rm`.
+    pub anonymous: bool,
+    /// The image's content at `destination` is still to be copied into the (empty) volume;
+    /// done on the first start, when the image's filesystem is mounted.
+    pub copy_up: bool,
+    pub tmpfs_options: Vec<String>,
 }
 
 /// Which seccomp filter the container gets.
@@ -213,6 +306,9 @@ pub struct Container {
     pub volumes: Vec<String>,
     pub stop_signal: String,
     pub state: State,
+    /// The resolved mounts, in the order they are mounted.
+    #[serde(default)]
+    pub mount_points: Vec<MountPoint>,
 }
 
 impl Container {

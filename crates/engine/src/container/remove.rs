@@ -9,12 +9,13 @@ use crate::ids;
 
 impl Engine {
     /// Removes a container. A running one is refused unless `force`, which kills it first.
-    /// `_volumes` is accepted for API compatibility; anonymous volumes arrive with volumes.
+    /// With `volumes` (`rm -v`, and auto-removal), its anonymous volumes go too, unless another
+    /// container uses them; named volumes always stay.
     pub async fn remove(
         self: &Arc<Self>,
         reference: &str,
         force: bool,
-        _volumes: bool,
+        volumes: bool,
     ) -> Result<()> {
         let handle = self.lookup(reference)?;
         let _op = handle.op.lock().await;
@@ -43,7 +44,9 @@ impl Engine {
         }
         let record = handle.update(|c| c.state.status = Status::Removing);
         self.persist(&record)?;
-        self.finish_removal(&handle)
+        self.finish_removal(&handle)?;
+        self.release_volumes(&record.mount_points, volumes).await;
+        Ok(())
     }
 
     /// Deletes everything of a container marked `removing`; safe to repeat after a crash.

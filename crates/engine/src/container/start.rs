@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
-use crate::container::model::{Container, NetworkMode, Status};
+use crate::container::model::{Container, MountKind, NetworkMode, Status};
 use crate::engine::{Engine, Handle};
 use crate::error::{Error, Result};
 use crate::shim::{self, ShimLaunch, Started};
 use crate::spec::{self, EtcFiles};
 use crate::user;
+use crate::volume::copyup;
 
 /// Berth rotates json-file logs by default (Docker's default is unbounded).
 pub const DEFAULT_LOG_MAX_SIZE: u64 = 20 * 1024 * 1024;
@@ -73,6 +74,8 @@ impl Engine {
                     c.state.exit_code = 0;
                     c.state.error.clear();
                     c.state.oom_killed = false;
+                    // The image's content was copied into new volumes by this first start.
+                    c.mount_points.iter_mut().for_each(|m| m.copy_up = false);
                 });
                 self.persist(&record)?;
                 self.watch_shim(handle.clone(), started.shim_pid);
@@ -136,7 +139,9 @@ impl Engine {
             berth_image::mount::mount_all(&mounts, &rootfs)?;
         }
         let mounted = began.elapsed();
-        let result = self.launch_mounted(container, &rootfs);
+        let result = self
+            .prepare_volumes(container, &rootfs)
+            .and_then(|()| self.launch_mounted(container, &rootfs));
         tracing::debug!(
             container = %id,
             mount_us = mounted.as_micros() as u64,
@@ -147,6 +152,31 @@ impl Engine {
             let _ = berth_image::ImageStore::unmount(&rootfs);
         }
         result
+    }
+
+    /// Mounts volumes that have driver options and copies the image's content into new empty
+    /// volumes (Docker's copy-up), now that the image's filesystem is mounted at `rootfs`.
+    fn prepare_volumes(&self, container: &Container, rootfs: &Path) -> Result<()> {
+        if !container
+            .mount_points
+            .iter()
+            .any(|m| m.kind == MountKind::Volume)
+        {
+            return Ok(());
+        }
+        // Two containers starting on one new volume must not both mount it or copy into it;
+        // this runs on a blocking thread, where waiting for the async lock is allowed.
+        let _lock = self.volume_lock.blocking_lock();
+        for point in &container.mount_points {
+            if point.kind != MountKind::Volume {
+                continue;
+            }
+            self.volume_activate(&point.name)?;
+            if point.copy_up {
+                copyup::copy_up(rootfs, &point.destination, Path::new(&point.source))?;
+            }
+        }
+        Ok(())
     }
 
     fn launch_mounted(&self, container: &Container, rootfs: &Path) -> Result<Started> {

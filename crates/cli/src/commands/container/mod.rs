@@ -3,6 +3,7 @@
 pub mod create;
 pub mod exec;
 pub mod logs;
+pub mod mount_opt;
 pub mod opts;
 pub mod pause;
 pub mod ps;

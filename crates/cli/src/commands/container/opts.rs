@@ -146,6 +146,12 @@ pub struct ContainerOpts {
     /// Mount a tmpfs directory
     #[arg(long)]
     pub tmpfs: Vec<String>,
+    /// Attach a filesystem mount to the container
+    #[arg(long)]
+    pub mount: Vec<String>,
+    /// Mount volumes from the specified container(s)
+    #[arg(long = "volumes-from")]
+    pub volumes_from: Vec<String>,
     /// Publish a container's port(s) to the host
     #[arg(short = 'p', long = "publish")]
     pub publish: Vec<String>,
@@ -426,15 +432,21 @@ impl ContainerOpts {
             }
         }
 
+        // Like the docker CLI: `-v /path` (no source) asks for an anonymous volume through
+        // Config.Volumes; everything else travels as a bind for the daemon to parse.
         let mut binds = Vec::new();
         let mut volumes = Vec::new();
         for v in &self.volume {
-            if v.contains(':') {
-                binds.push(v.clone());
-            } else {
-                volumes.push(v.clone());
+            match v.split_once(':') {
+                Some((_, rest)) if rest != "/" => binds.push(v.clone()),
+                _ => volumes.push(v.clone()),
             }
         }
+        let mounts = self
+            .mount
+            .iter()
+            .map(|m| super::mount_opt::parse_mount(m))
+            .collect::<Result<Vec<_>>>()?;
 
         let tmpfs: HashMap<String, String> = self
             .tmpfs
@@ -507,6 +519,8 @@ impl ContainerOpts {
             readonly_rootfs: Some(self.read_only),
             binds: (!binds.is_empty()).then_some(binds),
             tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
+            mounts: (!mounts.is_empty()).then_some(mounts),
+            volumes_from: (!self.volumes_from.is_empty()).then(|| self.volumes_from.clone()),
             port_bindings: (!bindings.is_empty()).then_some(bindings),
             publish_all_ports: Some(self.publish_all),
             sysctls: (!self.sysctl.is_empty()).then(|| kv_map(&self.sysctl)),

@@ -23,6 +23,8 @@ mod update;
 pub use events::{event, event_filter};
 pub use stats::stats;
 pub use update::update_body;
+pub mod mounts;
+pub mod volumes;
 
 /// Docker's zero time, used for "never".
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
@@ -42,7 +44,12 @@ pub fn create_body(
         .image
         .filter(|i| !i.is_empty())
         .ok_or_else(|| ApiError::bad_request("No image was specified"))?;
-    let host = host_spec(body.host_config.unwrap_or_default())?;
+    let anonymous: Vec<String> = {
+        let mut targets: Vec<String> = body.volumes.unwrap_or_default();
+        targets.sort();
+        targets
+    };
+    let host = host_spec(body.host_config.unwrap_or_default(), &anonymous)?;
     Ok(ContainerSpec {
         name: name.filter(|n| !n.is_empty()),
         image,
@@ -66,20 +73,13 @@ pub fn create_body(
     })
 }
 
-fn host_spec(hc: HostConfig) -> Result<HostSpec, ApiError> {
+/// `anonymous`: the targets of Config.Volumes (`-v /path`), which become anonymous volumes.
+fn host_spec(hc: HostConfig, anonymous: &[String]) -> Result<HostSpec, ApiError> {
     let unsupported = |what: &str| {
         ApiError::bad_request(format!(
             "{what} is not supported by this version of berthd yet"
         ))
     };
-    if hc.binds.as_ref().is_some_and(|b| !b.is_empty())
-        || hc.mounts.as_ref().is_some_and(|m| !m.is_empty())
-    {
-        return Err(unsupported("mounting volumes (-v/--mount)"));
-    }
-    if hc.volumes_from.as_ref().is_some_and(|v| !v.is_empty()) {
-        return Err(unsupported("--volumes-from"));
-    }
     if hc.port_bindings.as_ref().is_some_and(|p| !p.is_empty())
         || hc.publish_all_ports == Some(true)
     {
@@ -87,9 +87,6 @@ fn host_spec(hc: HostConfig) -> Result<HostSpec, ApiError> {
     }
     if hc.links.as_ref().is_some_and(|l| !l.is_empty()) {
         return Err(unsupported("--link"));
-    }
-    if hc.tmpfs.as_ref().is_some_and(|t| !t.is_empty()) {
-        return Err(unsupported("--tmpfs"));
     }
     let given = |list: &Option<Vec<String>>| list.as_ref().is_some_and(|l| !l.is_empty());
     if given(&hc.dns) || given(&hc.dns_search) || given(&hc.dns_options) || given(&hc.extra_hosts) {
@@ -178,6 +175,23 @@ fn host_spec(hc: HostConfig) -> Result<HostSpec, ApiError> {
                 .ok_or_else(|| ApiError::bad_request(format!("invalid value for max-file: {s}")))
         })
         .transpose()?;
+    if let Some(driver) = hc
+        .volume_driver
+        .as_deref()
+        .filter(|d| !d.is_empty() && *d != berth_engine::LOCAL_DRIVER)
+    {
+        return Err(ApiError::not_found(format!(
+            "error looking up volume plugin {driver}: plugin \"{driver}\" not found"
+        )));
+    }
+    let binds = hc.binds.unwrap_or_default();
+    let tmpfs = hc.tmpfs.unwrap_or_default();
+    let mount_requests = mounts::requests(
+        &binds,
+        hc.mounts.as_deref().unwrap_or(&[]),
+        &tmpfs,
+        anonymous,
+    )?;
     let restart = hc.restart_policy.unwrap_or_default();
     Ok(HostSpec {
         memory: hc.memory.unwrap_or(0),
@@ -208,6 +222,10 @@ fn host_spec(hc: HostConfig) -> Result<HostSpec, ApiError> {
         log_max_file,
         oom_kill_disable: hc.oom_kill_disable.unwrap_or(false),
         shm_size: hc.shm_size.unwrap_or(0),
+        binds,
+        tmpfs: tmpfs.into_iter().collect(),
+        volumes_from: hc.volumes_from.unwrap_or_default(),
+        mounts: mount_requests,
     })
 }
 
@@ -302,7 +320,9 @@ fn host_config(c: &Container) -> Value {
         log_config.insert("max-file".into(), json!(files.to_string()));
     }
     json!({
-        "Binds": null,
+        "Binds": if h.binds.is_empty() { Value::Null } else { json!(h.binds) },
+        "Mounts": mounts::host_config_mounts(&h.mounts),
+        "Tmpfs": if h.tmpfs.is_empty() { Value::Null } else { json!(h.tmpfs) },
         "ContainerIDFile": "",
         "LogConfig": {"Type": "json-file", "Config": log_config},
         "NetworkMode": h.network_mode.as_str(),
@@ -310,7 +330,7 @@ fn host_config(c: &Container) -> Value {
         "RestartPolicy": {"Name": if h.restart_policy.name.is_empty() { "no" } else { h.restart_policy.name.as_str() }, "MaximumRetryCount": h.restart_policy.maximum_retry_count},
         "AutoRemove": h.auto_remove,
         "VolumeDriver": "",
-        "VolumesFrom": null,
+        "VolumesFrom": if h.volumes_from.is_empty() { Value::Null } else { json!(h.volumes_from) },
         "CapAdd": if h.cap_add.is_empty() { Value::Null } else { json!(h.cap_add) },
         "CapDrop": if h.cap_drop.is_empty() { Value::Null } else { json!(h.cap_drop) },
         "CgroupnsMode": "host",
@@ -385,7 +405,7 @@ pub fn inspect(c: &Container, image_ref: &str, paths: &ContainerPaths) -> Value 
         "ExecIDs": null,
         "HostConfig": host_config(c),
         "GraphDriver": {"Name": "overlay2", "Data": {}},
-        "Mounts": [],
+        "Mounts": mounts::mount_points(&c.mount_points),
         "Config": {
             "Hostname": c.hostname,
             "Domainname": c.spec.domainname.clone().unwrap_or_default(),
@@ -400,7 +420,7 @@ pub fn inspect(c: &Container, image_ref: &str, paths: &ContainerPaths) -> Value 
             "Env": c.env,
             "Cmd": if c.cmd.is_empty() { Value::Null } else { json!(c.cmd) },
             "Image": image_ref,
-            "Volumes": null,
+            "Volumes": config_volumes(c),
             "WorkingDir": c.working_dir,
             "Entrypoint": if c.entrypoint.is_empty() { Value::Null } else { json!(c.entrypoint) },
             "OnBuild": null,
@@ -435,8 +455,34 @@ pub fn summary(c: &Container) -> Value {
         "Status": status_text(c, Utc::now()),
         "HostConfig": {"NetworkMode": c.spec.host.network_mode.as_str()},
         "NetworkSettings": {"Networks": network_settings(c)["Networks"].clone()},
-        "Mounts": [],
+        "Mounts": mounts::mount_points(&c.mount_points),
     })
+}
+
+/// Config.Volumes: the image's VOLUMEs and the request's `-v /path` targets.
+fn config_volumes(c: &Container) -> Value {
+    let targets: Vec<&str> = c
+        .volumes
+        .iter()
+        .map(String::as_str)
+        .chain(
+            c.spec
+                .host
+                .mounts
+                .iter()
+                .filter(|m| m.origin == berth_engine::MountOrigin::Volumes)
+                .map(|m| m.target.as_str()),
+        )
+        .collect();
+    if targets.is_empty() {
+        return Value::Null;
+    }
+    Value::Object(
+        targets
+            .into_iter()
+            .map(|t| (t.to_owned(), json!({})))
+            .collect(),
+    )
 }
 
 /// Docker's human `Status` column: "Up 5 minutes", "Exited (0) 2 hours ago", "Created".
@@ -579,13 +625,28 @@ mod tests {
     #[test]
     fn create_body_refuses_unsupported_options_and_bad_values() {
         let body: ContainerCreateBody = serde_json::from_value(json!({
-            "Image": "busybox", "HostConfig": {"Binds": ["/a:/b"]}
+            "Image": "busybox", "HostConfig": {"Links": ["a:b"]}
         }))
         .unwrap();
         assert!(create_body(None, body)
             .unwrap_err()
             .message
             .contains("not supported"));
+        let body: ContainerCreateBody = serde_json::from_value(json!({
+            "Image": "busybox", "Volumes": {"/anon": {}},
+            "HostConfig": {"Binds": ["/a:/b:ro", "data:/d"], "Tmpfs": {"/t": "size=1m"},
+                           "VolumesFrom": ["other:ro"]}
+        }))
+        .unwrap();
+        let spec = create_body(None, body).unwrap();
+        let targets: Vec<&str> = spec.host.mounts.iter().map(|m| m.target.as_str()).collect();
+        assert_eq!(targets, vec!["/b", "/d", "/t", "/anon"]);
+        assert_eq!(spec.host.volumes_from, vec!["other:ro"]);
+        let body: ContainerCreateBody = serde_json::from_value(json!({
+            "Image": "busybox", "HostConfig": {"Binds": [":/x"]}
+        }))
+        .unwrap();
+        assert_eq!(create_body(None, body).unwrap_err().status, 400);
         let body: ContainerCreateBody = serde_json::from_value(json!({
             "Image": "busybox", "HostConfig": {"SecurityOpt": ["bogus"]}
         }))
@@ -628,6 +689,7 @@ mod tests {
             volumes: vec![],
             stop_signal: "SIGTERM".into(),
             state: Default::default(),
+            mount_points: vec![],
         }
     }
 
