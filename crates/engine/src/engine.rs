@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use berth_image::ImageStore;
 use tokio::sync::watch;
 
+use crate::container::exec::ExecTable;
 use crate::container::model::{Container, Status};
 use crate::error::{Error, Result};
 use crate::store::ContainerStore;
@@ -21,6 +22,8 @@ pub struct EngineConfig {
     pub exec_root: PathBuf,
     /// The `berth-shim` executable.
     pub shim_binary: PathBuf,
+    /// The `berth-runtime` executable, which runs `exec` processes.
+    pub runtime_binary: PathBuf,
     /// Default log rotation, overridable per container.
     pub log_max_size: u64,
     pub log_max_file: u32,
@@ -75,6 +78,7 @@ pub struct Engine {
     pub(crate) images: Arc<ImageStore>,
     pub(crate) store: ContainerStore,
     pub(crate) containers: Mutex<HashMap<String, Arc<Handle>>>,
+    pub(crate) execs: ExecTable,
 }
 
 /// Docker's `ps` options, already validated by the daemon.
@@ -110,6 +114,7 @@ impl Engine {
             images,
             store,
             containers: Mutex::new(HashMap::new()),
+            execs: ExecTable::default(),
         });
         let records = engine.store.load_all()?;
         let mut to_recover = Vec::new();

@@ -17,6 +17,7 @@ mod top;
 mod user;
 
 pub use container::create::Created;
+pub use container::exec::{ExecInfo, ExecSession, ExecSpec};
 pub use container::model::{
     Container, ContainerSpec, HostSpec, NetworkMode, RestartPolicy, SeccompMode, State, Status,
     Ulimit,

@@ -1,6 +1,7 @@
 //! Request handlers, grouped as the Engine API groups its endpoints.
 
 pub mod containers;
+pub mod exec;
 pub mod images;
 pub mod streams;
 pub mod system;

@@ -73,6 +73,7 @@ impl Engine {
         }
         self.store.delete(&id)?;
         self.table()?.remove(&id);
+        self.execs.drop_container(&id);
         handle.removed.send_replace(true);
         Ok(())
     }
