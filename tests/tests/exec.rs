@@ -44,7 +44,8 @@ fn exec_joins_the_container() {
     assert_eq!(status_field(&out, "NoNewPrivs"), "0", "{out}");
     let ps = d.ok(&["exec", "ctr", "ps", "-o", "pid,args"]);
     assert!(
-        ps.lines().any(|l| l.trim_start().starts_with("1 ") && l.contains("sleep 600")),
+        ps.lines()
+            .any(|l| l.trim_start().starts_with("1 ") && l.contains("sleep 600")),
         "{ps}"
     );
     // --privileged gets every capability the daemon has.
@@ -56,7 +57,12 @@ fn exec_joins_the_container() {
 fn exec_exit_codes_env_workdir_user() {
     let d = Daemon::start();
     running(&d, &["--name", "ctr", "-e", "FROM_RUN=1"]);
-    assert_eq!(d.berth(&["exec", "ctr", "sh", "-c", "exit 5"]).status.code(), Some(5));
+    assert_eq!(
+        d.berth(&["exec", "ctr", "sh", "-c", "exit 5"])
+            .status
+            .code(),
+        Some(5)
+    );
     let missing = d.berth(&["exec", "ctr", "nope"]);
     assert_eq!(missing.status.code(), Some(127), "{}", stderr(&missing));
     assert!(
@@ -76,7 +82,11 @@ fn exec_exit_codes_env_workdir_user() {
     assert!(nobody.starts_with("uid=65534(nobody)"), "{nobody}");
     let bad = d.berth(&["exec", "-u", "nobody-here", "ctr", "true"]);
     assert!(!bad.status.success());
-    assert!(stderr(&bad).contains("unable to find user"), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("unable to find user"),
+        "{}",
+        stderr(&bad)
+    );
 }
 
 #[test]
@@ -104,7 +114,11 @@ fn exec_refused_when_not_running() {
     assert!(stderr(&out).contains("is not running"), "{}", stderr(&out));
     let out = d.berth(&["exec", "missing", "true"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("No such container"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("No such container"),
+        "{}",
+        stderr(&out)
+    );
     let tty = d.berth(&["exec", "-t", "ctr", "true"]);
     assert!(!tty.status.success());
 }
@@ -128,7 +142,9 @@ fn exec_runs_in_the_container_cgroup_and_its_limits() {
     let host_pid = host_pid.unwrap_or_default();
     let cgroup = std::fs::read_to_string(format!("/proc/{host_pid}/cgroup")).unwrap();
     assert!(
-        cgroup.lines().any(|l| l.contains(":pids:") && l.contains(&id)),
+        cgroup
+            .lines()
+            .any(|l| l.contains(":pids:") && l.contains(&id)),
         "{cgroup}"
     );
     // Forking past the container's pids limit fails inside the exec too.
@@ -140,7 +156,10 @@ fn exec_runs_in_the_container_cgroup_and_its_limits() {
         "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 30 >/dev/null 2>&1 & done; echo forked",
     ]);
     let text = format!("{}{}", stdout(&out), stderr(&out));
-    assert!(text.contains("can't fork") || text.contains("Resource"), "{text}");
+    assert!(
+        text.contains("can't fork") || text.contains("Resource"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -169,15 +188,20 @@ fn exec_inspect_and_removal_leaves_nothing() {
     );
     // The exec helper was reaped (berthd is a subreaper: nothing may linger as a zombie).
     assert!(
-        eventually(Duration::from_secs(5), || berth_tests::zombie_children(d.pid()).is_empty()),
+        eventually(Duration::from_secs(5), || berth_tests::zombie_children(
+            d.pid()
+        )
+        .is_empty()),
         "zombies left under berthd"
     );
     assert!(
-        eventually(Duration::from_secs(5), || std::process::Command::new("pgrep")
-            .args(["-f", "berth-runtime .*exec --init-pid"])
-            .output()
-            .map(|o| o.stdout.is_empty())
-            .unwrap_or(false)),
+        eventually(Duration::from_secs(5), || std::process::Command::new(
+            "pgrep"
+        )
+        .args(["-f", "berth-runtime .*exec --init-pid"])
+        .output()
+        .map(|o| o.stdout.is_empty())
+        .unwrap_or(false)),
         "an exec helper survived rm -f"
     );
 }
@@ -199,7 +223,10 @@ fn docker_cli_exec() {
     let out = docker(&["exec", "ctr", "echo", "hi"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), "hi");
-    assert_eq!(docker(&["exec", "ctr", "sh", "-c", "exit 3"]).status.code(), Some(3));
+    assert_eq!(
+        docker(&["exec", "ctr", "sh", "-c", "exit 3"]).status.code(),
+        Some(3)
+    );
     let missing = docker(&["exec", "ctr", "nope"]);
     assert_eq!(missing.status.code(), Some(127), "{}", stderr(&missing));
 }

@@ -644,7 +644,9 @@ mod tests {
 }
 
 /// Converts an exec create body. A TTY is refused: Berth's exec has no pseudo-terminal yet.
-pub fn exec_config(body: berth_api::models::ExecConfig) -> Result<berth_engine::ExecSpec, ApiError> {
+pub fn exec_config(
+    body: berth_api::models::ExecConfig,
+) -> Result<berth_engine::ExecSpec, ApiError> {
     if body.tty.unwrap_or(false) {
         return Err(ApiError::bad_request(
             "exec with a TTY (-t) is not supported by Berth yet; run without -t",

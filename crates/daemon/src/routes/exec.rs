@@ -35,7 +35,9 @@ pub async fn inspect(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(convert::exec_inspect(&state.engine.exec_inspect(&id)?)))
+    Ok(Json(convert::exec_inspect(
+        &state.engine.exec_inspect(&id)?,
+    )))
 }
 
 /// `POST /exec/{id}/resize?h=&w=`: exec TTYs are refused at create, so only the exec's
