@@ -106,6 +106,48 @@ fn exec_stdin_is_piped_and_closed() {
 }
 
 #[test]
+fn exec_with_a_tty() {
+    let d = Daemon::start();
+    running(&d, &["--name", "ctr"]);
+    let out = d.ok(&["exec", "-t", "ctr", "sh", "-c", "tty; echo $TERM"]);
+    assert!(out.contains("/dev/pts/"), "{out}");
+    assert!(out.contains("xterm"), "{out}");
+    assert_eq!(
+        d.berth(&["exec", "-t", "ctr", "sh", "-c", "exit 4"])
+            .status
+            .code(),
+        Some(4)
+    );
+    // ConsoleSize sizes the terminal before the process runs.
+    let created = d
+        .raw_request(
+            "POST",
+            "/containers/ctr/exec",
+            r#"{"Cmd":["stty","size"],"Tty":true,"AttachStdout":true,"ConsoleSize":[30,100]}"#,
+        )
+        .unwrap();
+    let body = created.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let exec_id = body
+        .split("\"Id\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("{created}"))
+        .to_owned();
+    let started = d
+        .raw_request("POST", &format!("/exec/{exec_id}/start"), r#"{"Tty":true}"#)
+        .unwrap();
+    assert!(started.contains("30 100"), "{started}");
+    let resized = d
+        .raw_request("POST", &format!("/exec/{exec_id}/resize?h=40&w=120"), "")
+        .unwrap();
+    assert!(resized.starts_with("HTTP/1.1 200"), "{resized}");
+    let unknown = d
+        .raw_request("POST", "/exec/nope/resize?h=1&w=1", "")
+        .unwrap();
+    assert!(unknown.starts_with("HTTP/1.1 404"), "{unknown}");
+}
+
+#[test]
 fn exec_refused_when_not_running() {
     let d = Daemon::start();
     d.ok(&["create", "--name", "ctr", "busybox", "sleep", "600"]);
@@ -227,6 +269,8 @@ fn docker_cli_exec() {
         docker(&["exec", "ctr", "sh", "-c", "exit 3"]).status.code(),
         Some(3)
     );
+    let tty = docker(&["exec", "-t", "ctr", "tty"]);
+    assert!(stdout(&tty).contains("/dev/pts/"), "{}", stderr(&tty));
     let missing = docker(&["exec", "ctr", "nope"]);
     assert_eq!(missing.status.code(), Some(127), "{}", stderr(&missing));
 }

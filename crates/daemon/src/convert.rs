@@ -643,15 +643,18 @@ mod tests {
     }
 }
 
-/// Converts an exec create body. A TTY is refused: Berth's exec has no pseudo-terminal yet.
+/// Converts an exec create body.
 pub fn exec_config(
     body: berth_api::models::ExecConfig,
 ) -> Result<berth_engine::ExecSpec, ApiError> {
-    if body.tty.unwrap_or(false) {
-        return Err(ApiError::bad_request(
-            "exec with a TTY (-t) is not supported by Berth yet; run without -t",
-        ));
-    }
+    let console_size = match body.console_size.as_deref() {
+        None | Some([]) => None,
+        Some([h, w]) => Some((
+            u16::try_from(*h).map_err(|_| ApiError::bad_request("invalid ConsoleSize"))?,
+            u16::try_from(*w).map_err(|_| ApiError::bad_request("invalid ConsoleSize"))?,
+        )),
+        Some(_) => return Err(ApiError::bad_request("ConsoleSize must be [height, width]")),
+    };
     let cmd = body.cmd.unwrap_or_default();
     if cmd.is_empty() {
         return Err(ApiError::bad_request("No exec command specified"));
@@ -662,6 +665,8 @@ pub fn exec_config(
         working_dir: body.working_dir.filter(|w| !w.is_empty()),
         user: body.user.filter(|u| !u.is_empty()),
         privileged: body.privileged.unwrap_or(false),
+        tty: body.tty.unwrap_or(false),
+        console_size,
         attach_stdin: body.attach_stdin.unwrap_or(false),
         attach_stdout: body.attach_stdout.unwrap_or(false),
         attach_stderr: body.attach_stderr.unwrap_or(false),
@@ -676,7 +681,7 @@ pub fn exec_inspect(info: &berth_engine::ExecInfo) -> Value {
         "Running": info.running,
         "ExitCode": info.exit_code,
         "ProcessConfig": {
-            "tty": false,
+            "tty": spec.tty,
             "entrypoint": spec.cmd.first().cloned().unwrap_or_default(),
             "arguments": spec.cmd.iter().skip(1).collect::<Vec<_>>(),
             "privileged": spec.privileged,

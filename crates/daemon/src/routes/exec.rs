@@ -40,16 +40,19 @@ pub async fn inspect(
     )))
 }
 
-/// `POST /exec/{id}/resize?h=&w=`: exec TTYs are refused at create, so only the exec's
-/// existence is checked.
+/// `POST /exec/{id}/resize?h=&w=`: resizes a TTY exec's terminal.
 pub async fn resize(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(query): Query<CommonQuery>,
 ) -> ApiResult<StatusCode> {
-    super::int("h", &query.h)?;
-    super::int("w", &query.w)?;
-    state.engine.exec_resize(&id)?;
+    let size = |name: &str, value: &Option<String>| -> ApiResult<u16> {
+        let n = super::int(name, value)?.unwrap_or(0);
+        u16::try_from(n)
+            .map_err(|_| ApiError::bad_request(format!("invalid value for {name}: {n}")))
+    };
+    let (height, width) = (size("h", &query.h)?, size("w", &query.w)?);
+    state.engine.exec_resize(&id, height, width)?;
     Ok(StatusCode::OK)
 }
 
@@ -76,11 +79,7 @@ pub async fn start(
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::bad_request(format!("invalid JSON body for exec start: {e}")))?
     };
-    if config.tty.unwrap_or(false) {
-        return Err(ApiError::bad_request(
-            "exec with a TTY (-t) is not supported by Berth yet; run without -t",
-        ));
-    }
+    // The exec's own Tty (from create) decides the stream format, not the start body's.
     let detach = config.detach.unwrap_or(false);
     let session = state.engine.exec_start(&id, detach).await?;
     if detach {
@@ -89,9 +88,11 @@ pub async fn start(
     let Some(on_upgrade) = on_upgrade else {
         // Without a hijack there is no way to send stdin: it is closed by dropping it.
         drop(session.stdin);
-        let body = Body::from_stream(entry_stream(session.output, false, false));
-        return Ok(([(header::CONTENT_TYPE, content_type(false))], body).into_response());
+        let tty = session.tty;
+        let body = Body::from_stream(entry_stream(session.output, tty, false));
+        return Ok(([(header::CONTENT_TYPE, content_type(tty))], body).into_response());
     };
+    let tty = session.tty;
     tokio::spawn(async move {
         let upgraded = match on_upgrade.await {
             Ok(upgraded) => upgraded,
@@ -111,7 +112,7 @@ pub async fn start(
         let mut output = session.output;
         while let Some(entry) = output.recv().await {
             if client_write
-                .write_all(&encode(&entry, false, false))
+                .write_all(&encode(&entry, tty, false))
                 .await
                 .is_err()
             {
@@ -125,6 +126,6 @@ pub async fn start(
     let headers = response.headers_mut();
     headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
     headers.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
-    headers.insert(header::CONTENT_TYPE, content_type(false));
+    headers.insert(header::CONTENT_TYPE, content_type(tty));
     Ok(response)
 }

@@ -5,20 +5,24 @@
 //! --process FILE` (found next to berthd) with pipes for stdio: that single-threaded helper
 //! joins every namespace and the cgroup of the container, applies the process's credentials,
 //! capabilities, seccomp and no_new_privileges, execs, waits and exits with the process's exit
-//! code. See docs/contracts.md ("engine -> berth-runtime exec").
+//! code. See docs/contracts.md ("engine -> berth-runtime exec"). With a TTY the helper hands
+//! the pty master back over a `--console-socket` and the process's stdio is the pty.
 //!
 //! Exec records live in memory only (as in Docker) and are dropped when their container is
 //! removed.
 
 use std::collections::HashMap;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
+use berth_runtime::socket_path::ShortSocketPath;
 use chrono::Utc;
 use oci_spec::runtime::{Capabilities, Process, Spec};
-use tokio::io::AsyncReadExt;
-use tokio::process::{ChildStdin, Command};
+use tokio::io::{AsyncReadExt, AsyncWrite, Interest};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::process::Command;
 use tokio::sync::mpsc;
 
 use crate::container::model::Status;
@@ -43,6 +47,10 @@ pub struct ExecSpec {
     pub user: Option<String>,
     /// Every capability the daemon has (the seccomp profile still applies, as in Docker).
     pub privileged: bool,
+    /// Run on a pseudo-terminal (raw output stream, resizable).
+    pub tty: bool,
+    /// Initial terminal size (height, width).
+    pub console_size: Option<(u16, u16)>,
     pub attach_stdin: bool,
     pub attach_stdout: bool,
     pub attach_stderr: bool,
@@ -60,12 +68,16 @@ pub struct ExecInfo {
     /// The process's host pid; 0 until known.
     pub pid: i32,
     started: bool,
+    /// The pty master while a TTY exec runs (for resize).
+    console: Option<Arc<OwnedFd>>,
 }
 
 /// A started, attached exec: write to `stdin` (drop it to close the process's stdin), read
-/// `output` until it ends; the exit code is recorded before `output` closes.
+/// `output` until it ends; the exit code is recorded before `output` closes. With `tty` the
+/// output is the terminal's (all `"stdout"`) and stdin writes to the terminal.
 pub struct ExecSession {
-    pub stdin: Option<ChildStdin>,
+    pub tty: bool,
+    pub stdin: Option<Box<dyn AsyncWrite + Send + Unpin>>,
     pub output: mpsc::Receiver<LogEntry>,
 }
 
@@ -109,6 +121,7 @@ impl Engine {
             exit_code: None,
             pid: 0,
             started: false,
+            console: None,
         };
         self.execs.with(|t| t.insert(id.clone(), info));
         Ok(id)
@@ -156,7 +169,7 @@ impl Engine {
         let spawned = tokio::task::spawn_blocking(move || prepared.spawn())
             .await
             .map_err(|e| Error::internal(format!("exec task: {e}")));
-        let (mut child, files) = match spawned.and_then(|r| r) {
+        let (mut child, files, console) = match spawned.and_then(|r| r) {
             Ok(spawned) => spawned,
             Err(e) => {
                 self.execs.update(id, |x| {
@@ -167,19 +180,47 @@ impl Engine {
             }
         };
         let (tx, output) = mpsc::channel(OUTPUT_BUFFER);
+        let mut stdin: Option<Box<dyn AsyncWrite + Send + Unpin>> = None;
+        let mut early_exit = None;
+        if let Some(console) = console {
+            tokio::select! {
+                master = receive_master(&console.listener) => match master.and_then(|m| {
+                    open_console(m, info.spec.console_size)
+                }) {
+                    Ok((master, reader, writer)) => {
+                        tokio::spawn(pump(reader, "stdout", tx.clone()));
+                        if attach && info.spec.attach_stdin {
+                            stdin = Some(Box::new(writer));
+                        }
+                        self.execs.update(id, |x| x.console = Some(master));
+                    }
+                    Err(e) => {
+                        tracing::warn!(exec = %id, error = %e, "receiving the exec's terminal");
+                        let _ = child.start_kill();
+                    }
+                },
+                status = child.wait() => early_exit = Some(status),
+            }
+            drop(console);
+        }
         if let Some(out) = child.stdout.take() {
             tokio::spawn(pump(out, "stdout", tx.clone()));
         }
         if let Some(err) = child.stderr.take() {
             tokio::spawn(pump(err, "stderr", tx.clone()));
         }
-        let stdin = child.stdin.take();
+        if let Some(pipe) = child.stdin.take() {
+            stdin = Some(Box::new(pipe));
+        }
         let engine = self.clone();
         let exec_id = id.to_owned();
         let argv0 = info.spec.cmd[0].clone();
         tokio::spawn(async move {
             let pid_watch = read_pid(&engine, &exec_id, &files.pid);
-            let status = child.wait().await;
+            let status = match early_exit {
+                Some(status) => status,
+                None => child.wait().await,
+            };
             pid_watch.abort();
             let helper_code = match status {
                 Ok(status) => status.code().map(i64::from).unwrap_or(128),
@@ -195,6 +236,7 @@ impl Engine {
             engine.execs.update(&exec_id, |x| {
                 x.running = false;
                 x.exit_code = Some(code);
+                x.console = None;
             });
             if let Some(message) = failure {
                 tracing::debug!(exec = %exec_id, %message, "exec failed to start");
@@ -208,13 +250,21 @@ impl Engine {
             }
             files.remove();
         });
-        Ok(ExecSession { stdin, output })
+        Ok(ExecSession {
+            tty: info.spec.tty,
+            stdin,
+            output,
+        })
     }
 
-    /// `POST /exec/{id}/resize`. Exec TTYs are not supported, so there is nothing to resize;
-    /// an unknown exec is still an error.
-    pub fn exec_resize(&self, id: &str) -> Result<()> {
-        self.exec_inspect(id).map(|_| ())
+    /// `POST /exec/{id}/resize`: resizes a running TTY exec's terminal; a no-op otherwise.
+    pub fn exec_resize(&self, id: &str, height: u16, width: u16) -> Result<()> {
+        let info = self.exec_inspect(id)?;
+        if let Some(master) = &info.console {
+            berth_runtime::tty::resize(master.as_fd(), height, width)
+                .map_err(|e| Error::internal(format!("resize exec {id}: {e}")))?;
+        }
+        Ok(())
     }
 }
 
@@ -244,6 +294,20 @@ struct Prepared {
     stderr: bool,
 }
 
+/// The socket a TTY exec's helper sends the pty master to. Dropping it removes the socket.
+struct ConsoleSocket {
+    listener: UnixListener,
+    path: PathBuf,
+    /// Keeps the directory handle behind a `/proc/self/fd` path open.
+    short: ShortSocketPath,
+}
+
+impl Drop for ConsoleSocket {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
 /// The helper's side files under the container's bundle directory.
 struct ExecFiles {
     process: PathBuf,
@@ -262,7 +326,7 @@ impl ExecFiles {
 impl Prepared {
     /// Writes the process file and spawns the helper. Blocking (reads the bundle and the
     /// container's /etc/passwd, forks).
-    fn spawn(self) -> Result<(tokio::process::Child, ExecFiles)> {
+    fn spawn(self) -> Result<(tokio::process::Child, ExecFiles, Option<ConsoleSocket>)> {
         let config = self.bundle.join("config.json");
         let oci = Spec::load(&config)
             .map_err(|e| Error::internal(format!("read {}: {e}", config.display())))?;
@@ -275,7 +339,19 @@ impl Prepared {
         let json = serde_json::to_vec(&process)
             .map_err(|e| Error::internal(format!("encode exec process: {e}")))?;
         std::fs::write(&files.process, json).map_err(|e| Error::io("write", &files.process, e))?;
-        let pipe = |on: bool| if on { Stdio::piped() } else { Stdio::null() };
+        let console = if self.spec.tty {
+            Some(self.console_socket()?)
+        } else {
+            None
+        };
+        // With a TTY the process's stdio is the pty; the helper's own stdio is unused.
+        let pipe = |on: bool| {
+            if on && !self.spec.tty {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            }
+        };
         let mut command = Command::new(&self.runtime);
         command
             .arg("--log")
@@ -290,19 +366,116 @@ impl Prepared {
             .arg("--process")
             .arg(&files.process)
             .arg("--pid-file")
-            .arg(&files.pid)
+            .arg(&files.pid);
+        if let Some(console) = &console {
+            command
+                .arg("--console-socket")
+                .arg(helper_path(console.short.path()));
+        }
+        command
             .arg(format!("exec-{}", self.exec_id))
             .stdin(pipe(self.stdin))
             .stdout(pipe(self.stdout))
             .stderr(pipe(self.stderr));
         match command.spawn() {
-            Ok(child) => Ok((child, files)),
+            Ok(child) => Ok((child, files, console)),
             Err(e) => {
                 files.remove();
                 Err(Error::io("spawn exec helper", &self.runtime, e))
             }
         }
     }
+}
+
+impl Prepared {
+    /// Binds the console socket in the bundle directory (a short name: `sun_path` is small).
+    fn console_socket(&self) -> Result<ConsoleSocket> {
+        let name = format!("c-{}.sock", &self.exec_id[..12.min(self.exec_id.len())]);
+        let path = self.bundle.join(&name);
+        let short =
+            ShortSocketPath::new(&self.bundle, &name).map_err(|e| Error::io("bind", &path, e))?;
+        let _ = std::fs::remove_file(&path);
+        let std_listener = std::os::unix::net::UnixListener::bind(short.path())
+            .map_err(|e| Error::io("bind", &path, e))?;
+        std_listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::io("bind", &path, e))?;
+        let listener =
+            UnixListener::from_std(std_listener).map_err(|e| Error::io("bind", &path, e))?;
+        Ok(ConsoleSocket {
+            listener,
+            path,
+            short,
+        })
+    }
+}
+
+/// The path the helper connects to. A `/proc/self/fd/N/...` short path names one of berthd's
+/// own descriptors, so the helper must reach it through berthd's pid instead.
+fn helper_path(path: &Path) -> PathBuf {
+    match path.strip_prefix("/proc/self") {
+        Ok(rest) => Path::new("/proc")
+            .join(std::process::id().to_string())
+            .join(rest),
+        Err(_) => path.to_owned(),
+    }
+}
+
+/// Accepts the helper's connection and receives the pty master it sends (SCM_RIGHTS).
+async fn receive_master(listener: &UnixListener) -> Result<OwnedFd> {
+    let bad = |e: std::io::Error| Error::io("receive exec terminal", PathBuf::new(), e);
+    let (stream, _) = listener.accept().await.map_err(bad)?;
+    loop {
+        stream.readable().await.map_err(bad)?;
+        match stream.try_io(Interest::READABLE, || recv_fd(&stream)) {
+            Ok(fd) => return Ok(fd),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(bad(e)),
+        }
+    }
+}
+
+fn recv_fd(stream: &UnixStream) -> std::io::Result<OwnedFd> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut name = [0u8; 256];
+    let mut iov = [std::io::IoSliceMut::new(&mut name)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let msg = recvmsg::<()>(
+        stream.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .map_err(std::io::Error::from)?;
+    for cmsg in msg.cmsgs().map_err(std::io::Error::from)? {
+        if let ControlMessageOwned::ScmRights(fds) = cmsg {
+            if let Some(&fd) = fds.first() {
+                // SAFETY: SCM_RIGHTS just installed this descriptor in our table; nothing else
+                // owns it.
+                return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
+            }
+        }
+    }
+    Err(std::io::Error::other("no terminal descriptor received"))
+}
+
+/// Sizes the terminal and splits the master into a reader and a writer (blocking file I/O on
+/// tokio's blocking pool: a pty master is not pollable through every tokio driver path).
+fn open_console(
+    master: OwnedFd,
+    size: Option<(u16, u16)>,
+) -> Result<(Arc<OwnedFd>, tokio::fs::File, tokio::fs::File)> {
+    if let Some((height, width)) = size {
+        let _ = berth_runtime::tty::resize(master.as_fd(), height, width);
+    }
+    let dup = |fd: &OwnedFd| {
+        fd.try_clone()
+            .map(|fd| tokio::fs::File::from_std(std::fs::File::from(fd)))
+            .map_err(|e| Error::io("dup exec terminal", PathBuf::new(), e))
+    };
+    let reader = dup(&master)?;
+    let writer = dup(&master)?;
+    Ok((Arc::new(master), reader, writer))
 }
 
 /// The exec'd process: the container's own (capabilities, seccomp via the bundle,
@@ -313,7 +486,7 @@ fn exec_process(oci: &Spec, exec: &ExecSpec, rootfs: &Path) -> Result<Process> {
         .clone()
         .ok_or_else(|| Error::internal("container bundle has no process"))?;
     process.set_args(Some(exec.cmd.clone()));
-    process.set_terminal(Some(false));
+    process.set_terminal(Some(exec.tty));
     process.set_console_size(None);
     let mut env = process.env().clone().unwrap_or_default();
     for var in &exec.env {
@@ -341,6 +514,9 @@ fn exec_process(oci: &Spec, exec: &ExecSpec, rootfs: &Path) -> Result<Process> {
             env.retain(|e| !e.starts_with("HOME="));
             env.push(format!("HOME={}", resolved.home));
         }
+    }
+    if exec.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+        env.push("TERM=xterm".to_owned());
     }
     process.set_env(Some(env));
     if exec.privileged {
