@@ -271,6 +271,24 @@ fn docker_cli_exec() {
     );
     let tty = docker(&["exec", "-t", "ctr", "tty"]);
     assert!(stdout(&tty).contains("/dev/pts/"), "{}", stderr(&tty));
+    // `-it` from a real terminal (script(1) gives the client a pty).
+    let it = std::process::Command::new("script")
+        .env("DOCKER_HOST", d.host())
+        .args([
+            "-qec",
+            &format!("{DOCKER} exec -it ctr sh -c 'tty; exit 6'"),
+            "/dev/null",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&it).contains("/dev/pts/"),
+        "{} {}",
+        stdout(&it),
+        stderr(&it)
+    );
+    assert_eq!(it.status.code(), Some(6), "{}", stderr(&it));
     let missing = docker(&["exec", "ctr", "nope"]);
     assert_eq!(missing.status.code(), Some(127), "{}", stderr(&missing));
 }
