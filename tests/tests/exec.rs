@@ -36,7 +36,11 @@ fn exec_joins_the_container() {
         "echo $$; hostname; cat /proc/self/status",
     ]);
     let mut lines = out.lines();
-    let pid: u32 = lines.next().unwrap().parse().unwrap();
+    let pid: u32 = lines
+        .next()
+        .expect("test step failed")
+        .parse()
+        .expect("test step failed");
     assert_ne!(pid, 1, "{out}");
     assert_eq!(lines.next(), Some("box"));
     assert_eq!(status_field(&out, "CapEff"), "00000000a80425fb", "{out}");
@@ -98,9 +102,14 @@ fn exec_stdin_is_piped_and_closed() {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"hi\n").unwrap();
-    let out = child.wait_with_output().unwrap();
+        .expect("test step failed");
+    child
+        .stdin
+        .take()
+        .expect("test step failed")
+        .write_all(b"hi\n")
+        .expect("test step failed");
+    let out = child.wait_with_output().expect("test step failed");
     assert!(out.status.success());
     assert_eq!(stdout(&out).trim(), "hi");
 }
@@ -125,7 +134,7 @@ fn exec_with_a_tty() {
             "/containers/ctr/exec",
             r#"{"Cmd":["stty","size"],"Tty":true,"AttachStdout":true,"ConsoleSize":[30,100]}"#,
         )
-        .unwrap();
+        .expect("test step failed");
     let body = created.split("\r\n\r\n").nth(1).unwrap_or_default();
     let exec_id = body
         .split("\"Id\":\"")
@@ -135,15 +144,15 @@ fn exec_with_a_tty() {
         .to_owned();
     let started = d
         .raw_request("POST", &format!("/exec/{exec_id}/start"), r#"{"Tty":true}"#)
-        .unwrap();
+        .expect("test step failed");
     assert!(started.contains("30 100"), "{started}");
     let resized = d
         .raw_request("POST", &format!("/exec/{exec_id}/resize?h=40&w=120"), "")
-        .unwrap();
+        .expect("test step failed");
     assert!(resized.starts_with("HTTP/1.1 200"), "{resized}");
     let unknown = d
         .raw_request("POST", "/exec/nope/resize?h=1&w=1", "")
-        .unwrap();
+        .expect("test step failed");
     assert!(unknown.starts_with("HTTP/1.1 404"), "{unknown}");
 }
 
@@ -182,7 +191,8 @@ fn exec_runs_in_the_container_cgroup_and_its_limits() {
     });
     assert!(found, "exec'd sleep not in top");
     let host_pid = host_pid.unwrap_or_default();
-    let cgroup = std::fs::read_to_string(format!("/proc/{host_pid}/cgroup")).unwrap();
+    let cgroup =
+        std::fs::read_to_string(format!("/proc/{host_pid}/cgroup")).expect("test step failed");
     assert!(
         cgroup
             .lines()
@@ -216,7 +226,7 @@ fn exec_inspect_and_removal_leaves_nothing() {
     let leftover = std::process::Command::new("pgrep")
         .args(["-f", "sleep 500"])
         .output()
-        .unwrap();
+        .expect("test step failed");
     assert!(
         eventually(Duration::from_secs(5), || {
             std::process::Command::new("pgrep")
@@ -260,7 +270,7 @@ fn docker_cli_exec() {
             .env("DOCKER_HOST", d.host())
             .args(args)
             .output()
-            .unwrap()
+            .expect("test step failed")
     };
     let out = docker(&["exec", "ctr", "echo", "hi"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -281,7 +291,7 @@ fn docker_cli_exec() {
         ])
         .stdin(std::process::Stdio::null())
         .output()
-        .unwrap();
+        .expect("test step failed");
     assert!(
         stdout(&it).contains("/dev/pts/"),
         "{} {}",

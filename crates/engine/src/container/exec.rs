@@ -622,12 +622,15 @@ mod tests {
             working_dir: Some("/tmp".into()),
             ..Default::default()
         };
-        let p = exec_process(&oci, &exec, Path::new("/nonexistent")).unwrap();
-        let env = p.env().clone().unwrap();
+        let p = exec_process(&oci, &exec, Path::new("/nonexistent")).expect("test step failed");
+        let env = p.env().clone().expect("test step failed");
         assert_eq!(env.iter().filter(|e| e.starts_with("PATH=")).count(), 1);
         assert!(env.contains(&"PATH=/x".to_owned()) && env.contains(&"A=1".to_owned()));
         assert_eq!(p.cwd(), Path::new("/tmp"));
-        assert_eq!(p.args().clone().unwrap(), vec!["env".to_owned()]);
+        assert_eq!(
+            p.args().clone().expect("test step failed"),
+            vec!["env".to_owned()]
+        );
         let bad = ExecSpec {
             working_dir: Some("rel".into()),
             ..exec
@@ -640,7 +643,7 @@ mod tests {
         let (code, msg) = docker_failure("nope", "x", 127);
         assert_eq!(code, 127);
         assert!(msg
-            .unwrap()
+            .expect("test step failed")
             .contains("exec: \"nope\": executable file not found in $PATH"));
         assert_eq!(docker_failure("sh", "boom", 1).0, 126);
     }
