@@ -76,6 +76,13 @@ async fn run(config: Config) -> anyhow::Result<()> {
             shim_binary.display()
         );
     }
+    let runtime_binary = shim_binary.with_file_name("berth-runtime");
+    if !runtime_binary.exists() {
+        bail!(
+            "berth-runtime not found next to berthd (expected {})",
+            runtime_binary.display()
+        );
+    }
     let log_max_size = match &config.log_max_size {
         Some(size) => convert::parse_size(size).map_err(|e| anyhow::anyhow!(e.message))?,
         None => berth_engine::DEFAULT_LOG_MAX_SIZE,
@@ -90,6 +97,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         data_root: config.data_root.clone(),
         exec_root: config.exec_root.clone(),
         shim_binary,
+        runtime_binary,
         log_max_size,
         log_max_file,
     })

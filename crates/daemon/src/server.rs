@@ -12,7 +12,7 @@ use berth_api::version;
 use berth_engine::Engine;
 
 use crate::error::ApiError;
-use crate::routes::{containers, events, images, streams, system, volumes};
+use crate::routes::{containers, events, exec, images, streams, system, volumes};
 
 /// Shared state of every handler.
 #[derive(Clone)]
@@ -46,6 +46,10 @@ pub fn app(state: AppState) -> Router {
         .route("/containers/{id}/resize", post(containers::resize))
         .route("/containers/{id}/logs", get(streams::logs))
         .route("/containers/{id}/attach", post(streams::attach))
+        .route("/containers/{id}/exec", post(exec::create))
+        .route("/exec/{id}/start", post(exec::start))
+        .route("/exec/{id}/json", get(exec::inspect))
+        .route("/exec/{id}/resize", post(exec::resize))
         .route(
             "/containers/{id}",
             axum::routing::delete(containers::remove),

@@ -10,6 +10,7 @@ use std::time::Duration;
 use berth_image::ImageStore;
 use tokio::sync::watch;
 
+use crate::container::exec::ExecTable;
 use crate::container::model::{Container, Status};
 use crate::error::{Error, Result};
 use crate::events::EventBus;
@@ -25,6 +26,8 @@ pub struct EngineConfig {
     pub exec_root: PathBuf,
     /// The `berth-shim` executable.
     pub shim_binary: PathBuf,
+    /// The `berth-runtime` executable, which runs `exec` processes.
+    pub runtime_binary: PathBuf,
     /// Default log rotation, overridable per container.
     pub log_max_size: u64,
     pub log_max_file: u32,
@@ -104,6 +107,7 @@ pub struct Engine {
     pub(crate) volumes: VolumeStore,
     /// Serialises volume creation/removal with the creation of containers that use volumes.
     pub(crate) volume_lock: tokio::sync::Mutex<()>,
+    pub(crate) execs: ExecTable,
 }
 
 /// Docker's `ps` options, already validated by the daemon.
@@ -144,6 +148,7 @@ impl Engine {
             events: EventBus::default(),
             volumes,
             volume_lock: tokio::sync::Mutex::new(()),
+            execs: ExecTable::default(),
         });
         let records = engine.store.load_all()?;
         let mut to_recover = Vec::new();

@@ -20,14 +20,15 @@ mod user;
 mod volume;
 
 pub use container::create::Created;
+pub use container::exec::{ExecInfo, ExecSession, ExecSpec};
 pub use container::model::{
     Container, ContainerSpec, HostSpec, MountKind, MountOrigin, MountPoint, MountRequest,
     NetworkMode, RestartPolicy, SeccompMode, State, Status, Ulimit,
 };
+pub use container::mounts::clean_target;
 pub use container::restart::validate_policy;
 pub use container::stats::{NetworkStats, StatsSample};
 pub use container::update::UpdateSpec;
-pub use container::mounts::clean_target;
 pub use container::wait::{WaitCondition, WaitOutcome, Waiter};
 pub use engine::{Engine, EngineConfig, ListOptions};
 pub use error::{Error, ErrorKind, Result};

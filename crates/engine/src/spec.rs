@@ -9,7 +9,9 @@ use berth_runtime::defaults;
 use oci_spec::runtime::{Capability, LinuxResources, Spec};
 use serde_json::{json, Value};
 
-use crate::container::model::{Container, HostSpec, MountKind, MountPoint, NetworkMode, SeccompMode};
+use crate::container::model::{
+    Container, HostSpec, MountKind, MountPoint, NetworkMode, SeccompMode,
+};
 use crate::error::{Error, Result};
 use crate::user::ResolvedUser;
 

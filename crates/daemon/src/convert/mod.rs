@@ -712,3 +712,57 @@ mod tests {
         assert_eq!(listed.status.as_deref(), Some("Created"));
     }
 }
+
+/// Converts an exec create body.
+pub fn exec_config(
+    body: berth_api::models::ExecConfig,
+) -> Result<berth_engine::ExecSpec, ApiError> {
+    let console_size = match body.console_size.as_deref() {
+        None | Some([]) => None,
+        Some([h, w]) => Some((
+            u16::try_from(*h).map_err(|_| ApiError::bad_request("invalid ConsoleSize"))?,
+            u16::try_from(*w).map_err(|_| ApiError::bad_request("invalid ConsoleSize"))?,
+        )),
+        Some(_) => return Err(ApiError::bad_request("ConsoleSize must be [height, width]")),
+    };
+    let cmd = body.cmd.unwrap_or_default();
+    if cmd.is_empty() {
+        return Err(ApiError::bad_request("No exec command specified"));
+    }
+    Ok(berth_engine::ExecSpec {
+        cmd,
+        env: body.env.unwrap_or_default(),
+        working_dir: body.working_dir.filter(|w| !w.is_empty()),
+        user: body.user.filter(|u| !u.is_empty()),
+        privileged: body.privileged.unwrap_or(false),
+        tty: body.tty.unwrap_or(false),
+        console_size,
+        attach_stdin: body.attach_stdin.unwrap_or(false),
+        attach_stdout: body.attach_stdout.unwrap_or(false),
+        attach_stderr: body.attach_stderr.unwrap_or(false),
+    })
+}
+
+/// `GET /exec/{id}/json` in Docker's shape (`ExitCode` is null while running).
+pub fn exec_inspect(info: &berth_engine::ExecInfo) -> Value {
+    let spec = &info.spec;
+    json!({
+        "ID": info.id,
+        "Running": info.running,
+        "ExitCode": info.exit_code,
+        "ProcessConfig": {
+            "tty": spec.tty,
+            "entrypoint": spec.cmd.first().cloned().unwrap_or_default(),
+            "arguments": spec.cmd.iter().skip(1).collect::<Vec<_>>(),
+            "privileged": spec.privileged,
+            "user": spec.user.clone().unwrap_or_default(),
+        },
+        "OpenStdin": spec.attach_stdin,
+        "OpenStderr": spec.attach_stderr,
+        "OpenStdout": spec.attach_stdout,
+        "CanRemove": false,
+        "ContainerID": info.container_id,
+        "DetachKeys": "",
+        "Pid": info.pid,
+    })
+}

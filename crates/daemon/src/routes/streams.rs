@@ -41,7 +41,7 @@ pub(crate) fn unix_time(name: &str, value: &Option<String>) -> ApiResult<Option<
         .ok_or_else(bad)
 }
 
-fn content_type(tty: bool) -> HeaderValue {
+pub(crate) fn content_type(tty: bool) -> HeaderValue {
     HeaderValue::from_static(if tty {
         "application/vnd.docker.raw-stream"
     } else {
@@ -50,7 +50,7 @@ fn content_type(tty: bool) -> HeaderValue {
 }
 
 /// Encodes one entry as the client expects: raw for TTY containers, framed otherwise.
-fn encode(entry: &LogEntry, tty: bool, timestamps: bool) -> Bytes {
+pub(crate) fn encode(entry: &LogEntry, tty: bool, timestamps: bool) -> Bytes {
     let mut payload = Vec::with_capacity(entry.line.len() + 40);
     if timestamps {
         payload.extend_from_slice(
@@ -71,7 +71,7 @@ fn encode(entry: &LogEntry, tty: bool, timestamps: bool) -> Bytes {
     Bytes::from(out)
 }
 
-fn entry_stream(
+pub(crate) fn entry_stream(
     rx: mpsc::Receiver<LogEntry>,
     tty: bool,
     timestamps: bool,

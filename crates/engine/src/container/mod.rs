@@ -1,6 +1,7 @@
 //! Containers: the persisted record ([`model`]), and the lifecycle verbs, one file each.
 
 pub mod create;
+pub mod exec;
 pub mod images;
 pub mod io;
 pub mod model;

@@ -76,6 +76,7 @@ impl Engine {
         }
         self.store.delete(&id)?;
         self.table()?.remove(&id);
+        self.execs.drop_container(&id);
         self.emit_container(&handle.snapshot(), "destroy", &[]);
         handle.removed.send_replace(true);
         Ok(())

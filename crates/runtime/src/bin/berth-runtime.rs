@@ -131,8 +131,12 @@ fn main() {
     std::process::exit(code);
 }
 
+/// Reports an error: to the `--log` file when one is given, else to stderr. With `--log` stderr
+/// is left alone because it may belong to the process (berthd's exec pipes it to the client).
 fn report(cli: &Cli, e: &dyn std::fmt::Display) {
-    eprintln!("berth-runtime: {e}");
+    if cli.log.is_none() {
+        eprintln!("berth-runtime: {e}");
+    }
     if let Some(log) = &cli.log {
         let line = if cli.log_format == "json" {
             serde_json::json!({

@@ -1,0 +1,131 @@
+//! Exec endpoints: `POST /containers/{id}/exec`, `POST /exec/{id}/start` (hijacked like
+//! attach, or a plain streamed body), `GET /exec/{id}/json`, `POST /exec/{id}/resize`.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use berth_api::models::{ExecConfig, ExecStartConfig};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use tokio::io::AsyncWriteExt;
+
+use super::streams::{content_type, encode, entry_stream};
+use super::CommonQuery;
+use crate::convert;
+use crate::error::{ApiError, ApiResult};
+use crate::server::AppState;
+
+/// `POST /containers/{id}/exec`.
+pub async fn create(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let parsed: ExecConfig = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body for exec create: {e}")))?;
+    let spec = convert::exec_config(parsed)?;
+    let exec_id = state.engine.exec_create(&id, spec)?;
+    Ok((StatusCode::CREATED, Json(json!({"Id": exec_id}))))
+}
+
+/// `GET /exec/{id}/json`.
+pub async fn inspect(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(convert::exec_inspect(
+        &state.engine.exec_inspect(&id)?,
+    )))
+}
+
+/// `POST /exec/{id}/resize?h=&w=`: resizes a TTY exec's terminal.
+pub async fn resize(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<CommonQuery>,
+) -> ApiResult<StatusCode> {
+    let size = |name: &str, value: &Option<String>| -> ApiResult<u16> {
+        let n = super::int(name, value)?.unwrap_or(0);
+        u16::try_from(n)
+            .map_err(|_| ApiError::bad_request(format!("invalid value for {name}: {n}")))
+    };
+    let (height, width) = (size("h", &query.h)?, size("w", &query.w)?);
+    state.engine.exec_resize(&id, height, width)?;
+    Ok(StatusCode::OK)
+}
+
+/// `POST /exec/{id}/start`. `Detach` returns at once; otherwise the output is multiplexed
+/// (stdout/stderr frames) and, with `Upgrade: tcp`, the client's bytes go to the process's
+/// stdin until the client half-closes its side.
+pub async fn start(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    mut request: Request,
+) -> ApiResult<Response> {
+    let upgrade = request
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("tcp"));
+    let on_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
+    let body = axum::body::to_bytes(request.into_body(), 1 << 20)
+        .await
+        .map_err(|e| ApiError::bad_request(format!("reading exec start body: {e}")))?;
+    let config: ExecStartConfig = if body.iter().all(u8::is_ascii_whitespace) {
+        ExecStartConfig::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON body for exec start: {e}")))?
+    };
+    // The exec's own Tty (from create) decides the stream format, not the start body's.
+    let detach = config.detach.unwrap_or(false);
+    let session = state.engine.exec_start(&id, detach).await?;
+    if detach {
+        return Ok(StatusCode::OK.into_response());
+    }
+    let Some(on_upgrade) = on_upgrade else {
+        // Without a hijack there is no way to send stdin: it is closed by dropping it.
+        drop(session.stdin);
+        let tty = session.tty;
+        let body = Body::from_stream(entry_stream(session.output, tty, false));
+        return Ok(([(header::CONTENT_TYPE, content_type(tty))], body).into_response());
+    };
+    let tty = session.tty;
+    tokio::spawn(async move {
+        let upgraded = match on_upgrade.await {
+            Ok(upgraded) => upgraded,
+            Err(e) => {
+                tracing::debug!(error = %e, "exec upgrade failed");
+                return;
+            }
+        };
+        let (mut client_read, mut client_write) = tokio::io::split(TokioIo::new(upgraded));
+        if let Some(mut stdin) = session.stdin {
+            tokio::spawn(async move {
+                // Ends at the client's half-close (EOF); dropping `stdin` closes the process's.
+                let _ = tokio::io::copy(&mut client_read, &mut stdin).await;
+                let _ = stdin.shutdown().await;
+            });
+        }
+        let mut output = session.output;
+        while let Some(entry) = output.recv().await {
+            if client_write
+                .write_all(&encode(&entry, tty, false))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        let _ = client_write.shutdown().await;
+    });
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
+    headers.insert(header::CONTENT_TYPE, content_type(tty));
+    Ok(response)
+}
