@@ -22,6 +22,10 @@ pub mod defaults;
 mod error;
 mod init;
 pub mod launch;
+/// Mount option parsing (`ro,nosuid,size=64m` -> flags and data), shared with the engine.
+pub mod mount_options {
+    pub use crate::init::mounts::{parse_options, MountOpts};
+}
 pub mod seccomp;
 mod seccomp_glue;
 pub mod shim;

@@ -27,37 +27,23 @@ pub(crate) fn validate_options(options: &BTreeMap<String, String>) -> Result<(),
     Ok(())
 }
 
-/// Splits `o` into mount flags and filesystem data, like Docker's `mount.ParseOptions`.
+/// Splits `o` into mount flags and filesystem data, like Docker's `mount.ParseOptions`, with
+/// the runtime's parser (bind/rbind become the matching flags).
 fn parse_o(o: &str) -> (MsFlags, String) {
-    let mut flags = MsFlags::empty();
-    let mut data = Vec::new();
-    for opt in o.split(',').filter(|s| !s.is_empty()) {
-        let (set, clear) = match opt {
-            "ro" => (MsFlags::MS_RDONLY, MsFlags::empty()),
-            "rw" => (MsFlags::empty(), MsFlags::MS_RDONLY),
-            "bind" => (MsFlags::MS_BIND, MsFlags::empty()),
-            "rbind" => (MsFlags::MS_BIND | MsFlags::MS_REC, MsFlags::empty()),
-            "nosuid" => (MsFlags::MS_NOSUID, MsFlags::empty()),
-            "suid" => (MsFlags::empty(), MsFlags::MS_NOSUID),
-            "nodev" => (MsFlags::MS_NODEV, MsFlags::empty()),
-            "dev" => (MsFlags::empty(), MsFlags::MS_NODEV),
-            "noexec" => (MsFlags::MS_NOEXEC, MsFlags::empty()),
-            "exec" => (MsFlags::empty(), MsFlags::MS_NOEXEC),
-            "sync" => (MsFlags::MS_SYNCHRONOUS, MsFlags::empty()),
-            "async" => (MsFlags::empty(), MsFlags::MS_SYNCHRONOUS),
-            "noatime" => (MsFlags::MS_NOATIME, MsFlags::empty()),
-            "nodiratime" => (MsFlags::MS_NODIRATIME, MsFlags::empty()),
-            "relatime" => (MsFlags::MS_RELATIME, MsFlags::empty()),
-            "strictatime" => (MsFlags::MS_STRICTATIME, MsFlags::empty()),
-            other => {
-                data.push(other);
-                continue;
-            }
-        };
-        flags.insert(set);
-        flags.remove(clear);
+    let options: Vec<String> = o
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let parsed = berth_runtime::mount_options::parse_options(&options);
+    let mut flags = parsed.flags;
+    if parsed.bind {
+        flags |= MsFlags::MS_BIND;
     }
-    (flags, data.join(","))
+    if parsed.recursive {
+        flags |= MsFlags::MS_REC;
+    }
+    (flags, parsed.data)
 }
 
 /// Mounts `device` on `data_dir` per `options`, unless the options are empty or it is mounted

@@ -10,7 +10,7 @@ use crate::{Error, Result};
 
 /// Parsed OCI mount options.
 #[derive(Debug, Clone)]
-pub(crate) struct MountOpts {
+pub struct MountOpts {
     /// Flags to set (ro, nosuid, ...).
     pub flags: MsFlags,
     /// Propagation changes to apply after the mount (each one is its own mount(2) call).
@@ -34,7 +34,7 @@ impl Default for MountOpts {
 }
 
 /// Splits OCI mount options into flags, propagation and data, like runc's `parseMountOptions`.
-pub(crate) fn parse_options(options: &[String]) -> MountOpts {
+pub fn parse_options(options: &[String]) -> MountOpts {
     let mut o = MountOpts::default();
     let mut data: Vec<&str> = Vec::new();
     for opt in options {
