@@ -487,7 +487,20 @@ fn exec_process(oci: &Spec, exec: &ExecSpec, rootfs: &Path) -> Result<Process> {
         .ok_or_else(|| Error::internal("container bundle has no process"))?;
     process.set_args(Some(exec.cmd.clone()));
     process.set_terminal(Some(exec.tty));
-    process.set_console_size(None);
+    // The runtime sizes the pty before the process starts; resizing afterwards (as the
+    // console socket's receiver also does) would race with programs that read the size at
+    // once, like `stty size`.
+    let console_size = exec
+        .console_size
+        .map(|(height, width)| {
+            oci_spec::runtime::BoxBuilder::default()
+                .height(u64::from(height))
+                .width(u64::from(width))
+                .build()
+                .map_err(|e| Error::invalid(format!("invalid console size: {e}")))
+        })
+        .transpose()?;
+    process.set_console_size(console_size);
     let mut env = process.env().clone().unwrap_or_default();
     for var in &exec.env {
         let key = var.split_once('=').map_or(var.as_str(), |(k, _)| k);
