@@ -217,34 +217,10 @@ pub fn launch(opts: LaunchOptions) -> Result<Launched> {
         return Err(fail(e));
     }
 
-    let mut pty_master = None;
-    let mut ready = false;
-    loop {
-        match parent_chan.recv() {
-            Ok(Msg::Pty(fd)) => pty_master = Some(fd),
-            Ok(Msg::Ready) => {
-                ready = true;
-                if opts.exec_fifo.is_some() {
-                    break;
-                }
-            }
-            Ok(Msg::Eof) if ready => break,
-            Ok(Msg::Eof) => {
-                return Err(fail(Error::Init {
-                    message: "container init exited during setup".into(),
-                    errno: None,
-                }))
-            }
-            Ok(Msg::Error(e)) => return Err(fail(e)),
-            Ok(Msg::Go) => {
-                return Err(fail(Error::Init {
-                    message: "unexpected go message from init".into(),
-                    errno: None,
-                }))
-            }
-            Err(e) => return Err(fail(e)),
-        }
-    }
+    let pty_master = match await_ready(&parent_chan, opts.exec_fifo.is_some(), "container init") {
+        Ok(pty_master) => pty_master,
+        Err(e) => return Err(fail(e)),
+    };
     Ok(Launched {
         pid,
         pty_master,
@@ -306,6 +282,36 @@ pub struct Execed {
     pub pid: i32,
     /// The pty master when `process.terminal` was set.
     pub pty_master: Option<OwnedFd>,
+}
+
+/// Waits for the child's side of the setup handshake: an optional pty master, then "ready",
+/// then end of stream once the child has exec'd (the channel is close-on-exec). With
+/// `stop_at_ready` (create waiting on an exec fifo) it returns at "ready", before the exec.
+/// An error or an early end of stream is the child's failure; `who` names it in the message.
+fn await_ready(chan: &sync::Channel, stop_at_ready: bool, who: &str) -> Result<Option<OwnedFd>> {
+    let mut pty_master = None;
+    let mut ready = false;
+    loop {
+        match chan.recv()? {
+            Msg::Pty(fd) => pty_master = Some(fd),
+            Msg::Ready if stop_at_ready => return Ok(pty_master),
+            Msg::Ready => ready = true,
+            Msg::Eof if ready => return Ok(pty_master),
+            Msg::Eof => {
+                return Err(Error::Init {
+                    message: format!("{who} exited during setup"),
+                    errno: None,
+                })
+            }
+            Msg::Error(e) => return Err(e),
+            Msg::Go => {
+                return Err(Error::Init {
+                    message: "unexpected go message from init".into(),
+                    errno: None,
+                })
+            }
+        }
+    }
 }
 
 /// Starts `opts.process` inside the running container whose init is `opts.init_pid`: joins every
@@ -427,28 +433,9 @@ pub fn exec(opts: ExecOptions) -> Result<Execed> {
     if let Err(e) = parent_chan.send(sync::MSG_GO, &[], None) {
         return Err(fail(e));
     }
-    let mut pty_master = None;
-    let mut ready = false;
-    loop {
-        match parent_chan.recv() {
-            Ok(Msg::Pty(fd)) => pty_master = Some(fd),
-            Ok(Msg::Ready) => ready = true,
-            Ok(Msg::Eof) if ready => break,
-            Ok(Msg::Eof) => {
-                return Err(fail(Error::Init {
-                    message: "exec process exited during setup".into(),
-                    errno: None,
-                }))
-            }
-            Ok(Msg::Error(e)) => return Err(fail(e)),
-            Ok(Msg::Go) => {
-                return Err(fail(Error::Init {
-                    message: "unexpected go message from init".into(),
-                    errno: None,
-                }))
-            }
-            Err(e) => return Err(fail(e)),
-        }
-    }
+    let pty_master = match await_ready(&parent_chan, false, "exec process") {
+        Ok(pty_master) => pty_master,
+        Err(e) => return Err(fail(e)),
+    };
     Ok(Execed { pid, pty_master })
 }
