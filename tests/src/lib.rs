@@ -73,6 +73,12 @@ pub struct Daemon {
 impl Daemon {
     /// Starts berthd and imports `busybox:latest`.
     pub fn start() -> Daemon {
+        Daemon::start_with_config(&serde_json::json!({}))
+    }
+
+    /// Starts berthd with `config` as its daemon.json (dockerd's keys, e.g.
+    /// `{"insecure-registries": [..]}` or `{"bip": ".."}`) and imports `busybox:latest`.
+    pub fn start_with_config(config: &serde_json::Value) -> Daemon {
         let root = tempfile::Builder::new()
             .prefix("berth-e2e-")
             .tempdir_in("/var/tmp")
@@ -83,6 +89,8 @@ impl Daemon {
             socket,
             child: None,
         };
+        std::fs::write(daemon.root.path().join("daemon.json"), config.to_string())
+            .expect("write daemon.json");
         daemon.spawn().expect("start berthd");
         let out = daemon.berth(&[
             "import",
