@@ -13,6 +13,7 @@ use berth_engine::Engine;
 
 use crate::error::ApiError;
 use crate::routes::{containers, events, exec, images, streams, system, volumes};
+use crate::routes::archive;
 
 /// Shared state of every handler.
 #[derive(Clone)]
@@ -63,6 +64,8 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/images/create", post(images::create))
         .route("/images/json", get(images::list))
+        .route("/images/get", get(archive::save_many))
+        .route("/images/load", post(archive::load))
         .route(
             "/images/{*rest}",
             get(images::get_dispatch)

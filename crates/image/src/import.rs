@@ -357,7 +357,7 @@ fn parse_platform(p: Option<&str>) -> Result<(Arch, Option<String>)> {
     Ok((Arch::from(arch), variant))
 }
 
-fn host_arch() -> &'static str {
+pub(crate) fn host_arch() -> &'static str {
     match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",
@@ -372,7 +372,7 @@ fn host_arch() -> &'static str {
 
 /// Flush the unpacked layer to disk before it is published: one `syncfs` of its filesystem
 /// instead of an fsync per file.
-fn sync_tree(dir: &std::path::Path) -> Result<()> {
+pub(crate) fn sync_tree(dir: &std::path::Path) -> Result<()> {
     let f = File::open(dir).map_err(|e| Error::io("open", dir, e))?;
     nix::unistd::syncfs(&f).map_err(|e| Error::io("syncfs", dir, e.into()))
 }

@@ -42,6 +42,11 @@ pub use mount::Mount;
 pub use snapshot::{OverlaySnapshotter, Snapshotter, SnapshotterKind, VfsSnapshotter};
 pub use store::{ImageRecord, ImageStore, ImportOptions, RemovedItem};
 
+pub mod archive;
+mod register;
+
+pub use archive::LoadedImage;
+
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]

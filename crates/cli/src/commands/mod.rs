@@ -92,6 +92,10 @@ pub enum Command {
     Info(InfoArgs),
     /// Show the Berth version information
     Version(VersionArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(image::archive::SaveArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(image::archive::LoadArgs),
     /// Manage containers
     Container {
         #[command(subcommand)]
@@ -177,6 +181,10 @@ pub enum ImageCommand {
     Pull(PullArgs),
     /// Remove unused images
     Prune(ImagePruneArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(image::archive::SaveArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(image::archive::LoadArgs),
 }
 
 /// `berth system ...`
@@ -223,6 +231,8 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
             ImageCommand::Inspect(a) => Command::Inspect(a.with_type(ObjectType::Image)),
             ImageCommand::Pull(a) => Command::Pull(a),
             ImageCommand::Prune(a) => return prune::images(&connect(&host).await?, a).await,
+            ImageCommand::Save(a) => Command::Save(a),
+            ImageCommand::Load(a) => Command::Load(a),
         },
         Command::System { command } => match command {
             SystemCommand::Info(a) => Command::Info(a),
@@ -262,6 +272,8 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
         Command::Tag(a) => image::tag::run(&docker, a).await,
         Command::Rmi(a) => image::rm::run(&docker, a).await,
         Command::Pull(a) => image::pull::run(&docker, a).await,
+        Command::Save(a) => image::archive::save(&docker, a).await,
+        Command::Load(a) => image::archive::load(&docker, a).await,
         Command::Version(_)
         | Command::Info(_)
         | Command::Container { .. }

@@ -21,7 +21,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::server::AppState;
 
 /// Parses a query string keeping repeated keys (`changes` may repeat).
-fn query_pairs(raw: &Option<String>) -> Vec<(String, String)> {
+pub(crate) fn query_pairs(raw: &Option<String>) -> Vec<(String, String)> {
     raw.as_deref()
         .map(|q| {
             q.split('&')
@@ -84,6 +84,23 @@ impl Read for BodyReader {
     }
 }
 
+/// A blocking reader over a request body (for work on a blocking thread).
+pub(crate) fn body_reader(body: Body) -> impl Read + Send + 'static {
+    let (tx, rx) = mpsc::channel(16);
+    let mut stream = body.into_data_stream();
+    tokio::spawn(async move {
+        while let Some(chunk) = stream.next().await {
+            if tx.send(chunk.map_err(|e| e.to_string())).await.is_err() {
+                break;
+            }
+        }
+    });
+    BodyReader {
+        rx,
+        current: Bytes::new(),
+    }
+}
+
 /// `POST /images/create`: with `fromSrc=-` imports the request body as a rootfs tarball.
 /// Replies with Docker's JSON progress stream.
 pub async fn create(
@@ -127,19 +144,7 @@ pub async fn create(
         platform: get("platform"),
     };
 
-    let (tx, rx) = mpsc::channel(16);
-    let mut stream = body.into_data_stream();
-    tokio::spawn(async move {
-        while let Some(chunk) = stream.next().await {
-            if tx.send(chunk.map_err(|e| e.to_string())).await.is_err() {
-                break;
-            }
-        }
-    });
-    let reader = BodyReader {
-        rx,
-        current: Bytes::new(),
-    };
+    let reader = body_reader(body);
     let image = state.engine.import_image(Box::new(reader), options).await?;
     Ok((
         [(axum::http::header::CONTENT_TYPE, "application/json")],
@@ -216,22 +221,25 @@ fn reference_matches(pattern: &str, tag: &str) -> bool {
 pub async fn get_dispatch(
     State(state): State<AppState>,
     Path(rest): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
+    if let Some(name) = rest.strip_suffix("/get") {
+        return super::archive::save_one(state, name).await;
+    }
     let images = state.engine.images();
     if let Some(name) = rest.strip_suffix("/json") {
         let image = images.resolve(name).map_err(|e| not_found_image(e, name))?;
-        return Ok(Json(convert::image_inspect(&image)));
+        return Ok(Json(convert::image_inspect(&image)).into_response());
     }
     if let Some(name) = rest.strip_suffix("/history") {
         let image = images.resolve(name).map_err(|e| not_found_image(e, name))?;
-        return Ok(Json(convert::image_history(&image)));
+        return Ok(Json(convert::image_history(&image)).into_response());
     }
     Err(ApiError::not_found(format!(
         "page not found: /images/{rest}"
     )))
 }
 
-fn not_found_image(error: berth_image::Error, name: &str) -> ApiError {
+pub(crate) fn not_found_image(error: berth_image::Error, name: &str) -> ApiError {
     match error.kind() {
         berth_image::ErrorKind::NotFound => ApiError::not_found(format!("No such image: {name}")),
         _ => ApiError::from(berth_engine::Error::from(error)),

@@ -7,6 +7,7 @@ pub mod images;
 pub mod streams;
 pub mod system;
 pub mod volumes;
+pub mod archive;
 
 use serde::Deserialize;
 

@@ -15,3 +15,4 @@ pub mod stats;
 pub mod stop;
 pub mod update;
 pub mod wait;
+pub mod archive;

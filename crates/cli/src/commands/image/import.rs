@@ -29,7 +29,7 @@ pub struct ImportArgs {
 }
 
 /// Chunks of a local file or stdin, streamed as the request body.
-fn reader_stream<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
+pub(crate) fn reader_stream<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
     r: R,
 ) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send {
     futures_util::stream::unfold(Some(r), |state| async move {

@@ -1,5 +1,6 @@
 //! Image commands.
 
+pub mod archive;
 pub mod import;
 pub mod ls;
 pub mod pull;
