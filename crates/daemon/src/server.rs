@@ -13,7 +13,7 @@ use berth_engine::Engine;
 
 use crate::error::ApiError;
 use crate::routes::{containers, events, exec, images, streams, system, volumes};
-use crate::routes::archive;
+use crate::routes::{archive, commit};
 
 /// Shared state of every handler.
 #[derive(Clone)]
@@ -66,6 +66,8 @@ pub fn app(state: AppState) -> Router {
         .route("/images/json", get(images::list))
         .route("/images/get", get(archive::save_many))
         .route("/images/load", post(archive::load))
+        .route("/commit", post(commit::commit))
+        .route("/containers/{id}/export", get(commit::export))
         .route(
             "/images/{*rest}",
             get(images::get_dispatch)

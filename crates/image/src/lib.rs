@@ -43,9 +43,12 @@ pub use snapshot::{OverlaySnapshotter, Snapshotter, SnapshotterKind, VfsSnapshot
 pub use store::{ImageRecord, ImageStore, ImportOptions, RemovedItem};
 
 pub mod archive;
+mod commit;
+pub mod diff;
 mod register;
 
 pub use archive::LoadedImage;
+pub use commit::CommitOptions;
 
 #[cfg(test)]
 mod test_support;

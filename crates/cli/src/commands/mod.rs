@@ -96,6 +96,10 @@ pub enum Command {
     Save(image::archive::SaveArgs),
     /// Load an image from a tar archive or STDIN
     Load(image::archive::LoadArgs),
+    /// Create a new image from a container's changes
+    Commit(container::commit::CommitArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(container::commit::ExportArgs),
     /// Manage containers
     Container {
         #[command(subcommand)]
@@ -160,6 +164,10 @@ pub enum ContainerCommand {
     Stats(StatsArgs),
     /// Remove all stopped containers
     Prune(ContainerPruneArgs),
+    /// Create a new image from a container's changes
+    Commit(container::commit::CommitArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(container::commit::ExportArgs),
 }
 
 /// `berth image ...`
@@ -219,6 +227,8 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
             ContainerCommand::Top(a) => Command::Top(a),
             ContainerCommand::Update(a) => Command::Update(a),
             ContainerCommand::Stats(a) => Command::Stats(a),
+            ContainerCommand::Commit(a) => Command::Commit(a),
+            ContainerCommand::Export(a) => Command::Export(a),
             ContainerCommand::Prune(a) => {
                 return prune::containers(&connect(&host).await?, a).await
             }
@@ -274,6 +284,8 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
         Command::Pull(a) => image::pull::run(&docker, a).await,
         Command::Save(a) => image::archive::save(&docker, a).await,
         Command::Load(a) => image::archive::load(&docker, a).await,
+        Command::Commit(a) => container::commit::commit(&docker, a).await,
+        Command::Export(a) => container::commit::export(&docker, a).await,
         Command::Version(_)
         | Command::Info(_)
         | Command::Container { .. }

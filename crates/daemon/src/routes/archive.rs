@@ -15,9 +15,25 @@ use crate::server::AppState;
 const CHUNK: usize = 256 * 1024;
 
 /// A blocking writer feeding a response body through a channel, in chunks.
-struct ChannelWriter {
+pub(crate) struct ChannelWriter {
     tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
     buf: Vec<u8>,
+}
+
+impl ChannelWriter {
+    pub(crate) fn new(tx: mpsc::Sender<Result<Bytes, std::io::Error>>) -> ChannelWriter {
+        ChannelWriter {
+            tx,
+            buf: Vec::with_capacity(CHUNK),
+        }
+    }
+}
+
+impl Drop for ChannelWriter {
+    fn drop(&mut self) {
+        // the tar writer's last bytes may still be buffered
+        let _ = self.flush();
+    }
 }
 
 impl Write for ChannelWriter {
@@ -74,10 +90,7 @@ async fn save(state: AppState, names: Vec<String>) -> ApiResult<Response> {
     let engine = state.engine.clone();
     let error_tx = tx.clone();
     tokio::spawn(async move {
-        let writer = ChannelWriter {
-            tx,
-            buf: Vec::with_capacity(CHUNK),
-        };
+        let writer = ChannelWriter::new(tx);
         if let Err(e) = engine.save_images(names, Box::new(writer)).await {
             tracing::error!(error = %e, "image save failed");
             // ends the response with an error: the client sees a truncated archive, not a

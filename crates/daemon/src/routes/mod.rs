@@ -8,6 +8,7 @@ pub mod streams;
 pub mod system;
 pub mod volumes;
 pub mod archive;
+pub mod commit;
 
 use serde::Deserialize;
 

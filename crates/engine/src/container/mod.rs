@@ -1,5 +1,7 @@
 //! Containers: the persisted record ([`model`]), and the lifecycle verbs, one file each.
 
+pub mod archive;
+pub mod commit;
 pub mod create;
 pub mod exec;
 pub mod images;
@@ -15,4 +17,3 @@ pub mod stats;
 pub mod stop;
 pub mod update;
 pub mod wait;
-pub mod archive;

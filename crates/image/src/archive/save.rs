@@ -171,7 +171,7 @@ impl ImageStore {
             return Ok((f, size));
         }
         // a compressed blob (pulled layer): decompress into an unlinked temporary file
-        let mut out = tempfile_in(&self.root.join("tmp"))?;
+        let mut out = crate::commit::tempfile_in(&self.root.join("tmp"))?;
         let mut hashing = HashingWriter {
             inner: &mut out,
             hasher: <sha2::Sha256 as sha2::Digest>::new(),
@@ -211,18 +211,6 @@ impl Write for HashingWriter<'_> {
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
     }
-}
-
-/// An anonymous file in `dir` (O_TMPFILE: gone when closed, even after a crash).
-fn tempfile_in(dir: &std::path::Path) -> Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .mode(0o600)
-        .custom_flags(libc::O_TMPFILE | libc::O_CLOEXEC)
-        .open(dir)
-        .map_err(|e| Error::io("create temporary file", dir, e))
 }
 
 fn header(kind: tar::EntryType, mode: u32, size: u64, mtime: u64) -> tar::Header {
