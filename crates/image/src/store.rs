@@ -37,6 +37,8 @@ pub struct ImageRecord {
     pub comment: String,
     /// the layers' diff ids, base first
     pub layers: Vec<String>,
+    /// unpacked bytes of each layer, base first (same order as `layers`)
+    pub layer_sizes: Vec<u64>,
 }
 
 /// One line of `docker rmi` output.
@@ -283,6 +285,20 @@ impl ImageStore {
              WHERE il.image_id = ?1 ORDER BY il.idx",
             id,
         )?;
+        let layer_sizes = {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT l.size FROM image_layers il JOIN layers l ON l.chain_id = il.chain_id
+                     WHERE il.image_id = ?1 ORDER BY il.idx",
+                )
+                .map_err(Error::db("prepare layer sizes"))?;
+            let rows = stmt
+                .query_map([id], |r| r.get::<_, i64>(0))
+                .map_err(Error::db("query layer sizes"))?;
+            rows.map(|r| r.map(|s| u64::try_from(s).unwrap_or(0)))
+                .collect::<std::result::Result<Vec<u64>, _>>()
+                .map_err(Error::db("query layer sizes"))?
+        };
         Ok(ImageRecord {
             id: id.to_string(),
             repo_tags,
@@ -293,6 +309,7 @@ impl ImageStore {
             parent,
             comment,
             layers,
+            layer_sizes,
         })
     }
 

@@ -100,6 +100,8 @@ pub enum Command {
     Commit(container::commit::CommitArgs),
     /// Export a container's filesystem as a tar archive
     Export(container::commit::ExportArgs),
+    /// Show the history of an image
+    History(image::history::HistoryArgs),
     /// Manage containers
     Container {
         #[command(subcommand)]
@@ -193,6 +195,8 @@ pub enum ImageCommand {
     Save(image::archive::SaveArgs),
     /// Load an image from a tar archive or STDIN
     Load(image::archive::LoadArgs),
+    /// Show the history of an image
+    History(image::history::HistoryArgs),
 }
 
 /// `berth system ...`
@@ -243,6 +247,7 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
             ImageCommand::Prune(a) => return prune::images(&connect(&host).await?, a).await,
             ImageCommand::Save(a) => Command::Save(a),
             ImageCommand::Load(a) => Command::Load(a),
+            ImageCommand::History(a) => Command::History(a),
         },
         Command::System { command } => match command {
             SystemCommand::Info(a) => Command::Info(a),
@@ -286,6 +291,7 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
         Command::Load(a) => image::archive::load(&docker, a).await,
         Command::Commit(a) => container::commit::commit(&docker, a).await,
         Command::Export(a) => container::commit::export(&docker, a).await,
+        Command::History(a) => image::history::run(&docker, a).await,
         Command::Version(_)
         | Command::Info(_)
         | Command::Container { .. }

@@ -581,9 +581,13 @@ pub fn image_summary(image: &ImageRecord, containers: i64) -> Value {
     })
 }
 
-/// `GET /images/{name}/history`: newest first, as Docker lists it.
-pub fn image_history(image: &ImageRecord) -> Value {
+/// `GET /images/{name}/history`: newest first, as Docker lists it. Entries that add a layer
+/// get that layer's size, `empty_layer` entries 0. The last entry of the image and of each
+/// local parent (`parents`, nearest first) carries that image's id and tags; others are
+/// `<missing>`, as for pulled images.
+pub fn image_history(image: &ImageRecord, parents: &[ImageRecord]) -> Value {
     let history = image.config.history().clone().unwrap_or_default();
+    let mut layer = 0usize;
     let mut rows: Vec<Value> = history
         .iter()
         .enumerate()
@@ -594,12 +598,22 @@ pub fn image_history(image: &ImageRecord) -> Value {
                 .and_then(|c| DateTime::parse_from_rfc3339(c).ok())
                 .map(|c| c.timestamp())
                 .unwrap_or(0);
+            let size = if h.empty_layer().unwrap_or(false) {
+                0
+            } else {
+                let s = image.layer_sizes.get(layer).copied().unwrap_or(0);
+                layer += 1;
+                s
+            };
+            let owner = std::iter::once(image)
+                .chain(parents.iter())
+                .find(|p| p.config.history().as_ref().map_or(0, Vec::len) == i + 1);
             json!({
-                "Id": if i + 1 == history.len() { image.id.as_str() } else { "<missing>" },
+                "Id": owner.map_or("<missing>", |p| p.id.as_str()),
                 "Created": created,
                 "CreatedBy": h.created_by().clone().unwrap_or_default(),
-                "Tags": if i + 1 == history.len() { json!(image.repo_tags) } else { Value::Null },
-                "Size": if h.empty_layer().unwrap_or(false) { 0 } else { image.size },
+                "Tags": owner.map_or(Value::Null, |p| json!(p.repo_tags)),
+                "Size": size,
                 "Comment": h.comment().clone().unwrap_or_default(),
             })
         })

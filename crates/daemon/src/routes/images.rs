@@ -232,7 +232,18 @@ pub async fn get_dispatch(
     }
     if let Some(name) = rest.strip_suffix("/history") {
         let image = images.resolve(name).map_err(|e| not_found_image(e, name))?;
-        return Ok(Json(convert::image_history(&image)).into_response());
+        let mut parents = Vec::new();
+        let mut parent = image.parent.clone();
+        while !parent.is_empty() && parents.len() < 128 {
+            match images.resolve(&parent) {
+                Ok(p) => {
+                    parent = p.parent.clone();
+                    parents.push(p);
+                }
+                Err(_) => break,
+            }
+        }
+        return Ok(Json(convert::image_history(&image, &parents)).into_response());
     }
     Err(ApiError::not_found(format!(
         "page not found: /images/{rest}"

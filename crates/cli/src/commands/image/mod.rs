@@ -1,6 +1,7 @@
 //! Image commands.
 
 pub mod archive;
+pub mod history;
 pub mod import;
 pub mod ls;
 pub mod pull;
