@@ -12,8 +12,8 @@ use berth_api::version;
 use berth_engine::Engine;
 
 use crate::error::ApiError;
+use crate::routes::{archive, commit, image_prune};
 use crate::routes::{containers, events, exec, images, streams, system, volumes};
-use crate::routes::{archive, commit};
 
 /// Shared state of every handler.
 #[derive(Clone)]
@@ -67,6 +67,7 @@ pub fn app(state: AppState) -> Router {
         .route("/images/get", get(archive::save_many))
         .route("/images/load", post(archive::load))
         .route("/commit", post(commit::commit))
+        .route("/images/prune", post(image_prune::prune))
         .route("/containers/{id}/export", get(commit::export))
         .route(
             "/images/{*rest}",

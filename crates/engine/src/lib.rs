@@ -22,6 +22,7 @@ mod volume;
 pub use container::commit::CommitRequest;
 pub use container::create::Created;
 pub use container::exec::{ExecInfo, ExecSession, ExecSpec};
+pub use container::image_prune::ImagesPruned;
 pub use container::model::{
     Container, ContainerSpec, HostSpec, MountKind, MountOrigin, MountPoint, MountRequest,
     NetworkMode, RestartPolicy, SeccompMode, State, Status, Ulimit,

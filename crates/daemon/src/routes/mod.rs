@@ -9,6 +9,7 @@ pub mod system;
 pub mod volumes;
 pub mod archive;
 pub mod commit;
+pub mod image_prune;
 
 use serde::Deserialize;
 
