@@ -13,6 +13,7 @@ use berth_engine::Engine;
 
 use crate::error::ApiError;
 use crate::routes::{containers, events, exec, images, streams, system, volumes};
+use crate::routes::archive;
 
 /// Shared state of every handler.
 #[derive(Clone)]
@@ -50,6 +51,10 @@ pub fn app(state: AppState) -> Router {
         .route("/exec/{id}/start", post(exec::start))
         .route("/exec/{id}/json", get(exec::inspect))
         .route("/exec/{id}/resize", post(exec::resize))
+        .route(
+            "/containers/{id}/archive",
+            get(archive::get).head(archive::head).put(archive::put),
+        )
         .route(
             "/containers/{id}",
             axum::routing::delete(containers::remove),

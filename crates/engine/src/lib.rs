@@ -19,6 +19,7 @@ mod top;
 mod user;
 mod volume;
 
+pub use container::archive::{ArchivePut, ArchiveReader, ArchiveWriter, PathStat};
 pub use container::create::Created;
 pub use container::exec::{ExecInfo, ExecSession, ExecSpec};
 pub use container::model::{

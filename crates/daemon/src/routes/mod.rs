@@ -1,5 +1,6 @@
 //! Request handlers, grouped as the Engine API groups its endpoints.
 
+pub mod archive;
 pub mod containers;
 pub mod events;
 pub mod exec;

@@ -1,5 +1,6 @@
 //! Containers: the persisted record ([`model`]), and the lifecycle verbs, one file each.
 
+pub mod archive;
 pub mod create;
 pub mod exec;
 pub mod images;

@@ -1,5 +1,6 @@
 //! Container commands: one file per verb (or small family of verbs).
 
+pub mod cp;
 pub mod create;
 pub mod exec;
 pub mod logs;
