@@ -5,6 +5,7 @@
 //! do not cover: API version negotiation, the `filters` query parameter, and the multiplexed
 //! stdout/stderr stream framing used by attach, logs and exec.
 
+pub mod detach;
 pub mod filters;
 pub mod stream;
 pub mod units;

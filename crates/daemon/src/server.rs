@@ -12,8 +12,9 @@ use berth_api::version;
 use berth_engine::Engine;
 
 use crate::error::ApiError;
-use crate::routes::{archive, commit, image_prune};
+use crate::routes::{commit, image_archive, image_prune};
 use crate::routes::{containers, events, exec, images, streams, system, volumes};
+use crate::routes::archive;
 
 /// Shared state of every handler.
 #[derive(Clone)]
@@ -52,6 +53,10 @@ pub fn app(state: AppState) -> Router {
         .route("/exec/{id}/json", get(exec::inspect))
         .route("/exec/{id}/resize", post(exec::resize))
         .route(
+            "/containers/{id}/archive",
+            get(archive::get).head(archive::head).put(archive::put),
+        )
+        .route(
             "/containers/{id}",
             axum::routing::delete(containers::remove),
         )
@@ -64,8 +69,8 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/images/create", post(images::create))
         .route("/images/json", get(images::list))
-        .route("/images/get", get(archive::save_many))
-        .route("/images/load", post(archive::load))
+        .route("/images/get", get(image_archive::save_many))
+        .route("/images/load", post(image_archive::load))
         .route("/commit", post(commit::commit))
         .route("/images/prune", post(image_prune::prune))
         .route("/containers/{id}/export", get(commit::export))

@@ -19,6 +19,7 @@ const CHANNEL: usize = 1024;
 pub enum EventType {
     Container,
     Image,
+    Volume,
 }
 
 impl EventType {
@@ -27,6 +28,7 @@ impl EventType {
         match self {
             EventType::Container => "container",
             EventType::Image => "image",
+            EventType::Volume => "volume",
         }
     }
 }
@@ -150,6 +152,49 @@ impl crate::engine::Engine {
     }
 }
 
+impl crate::engine::Engine {
+    /// Publishes a volume event (`create`, `mount`, `unmount`, `destroy`) about the volume
+    /// `name`, with Docker's attributes (`driver` always; `container`, `destination`,
+    /// `propagation`, `read/write` for mounts).
+    pub(crate) fn emit_volume(&self, action: &str, name: &str, attributes: &[(&str, String)]) {
+        self.events.publish(Event {
+            kind: EventType::Volume,
+            action: action.to_owned(),
+            actor_id: name.to_owned(),
+            attributes: attributes
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect(),
+            time_nano: now_nano(),
+        });
+    }
+
+    /// `mount` (at start) or `unmount` (at exit) events for each volume of `container`.
+    pub(crate) fn emit_volume_mounts(
+        &self,
+        container: &crate::container::model::Container,
+        action: &str,
+    ) {
+        use crate::container::model::MountKind;
+        for point in container
+            .mount_points
+            .iter()
+            .filter(|m| m.kind == MountKind::Volume)
+        {
+            let mut attributes = vec![
+                ("container", container.id.clone()),
+                ("driver", point.driver.clone()),
+            ];
+            if action == "mount" {
+                attributes.push(("destination", point.destination.clone()));
+                attributes.push(("propagation", point.propagation.clone()));
+                attributes.push(("read/write", point.rw.to_string()));
+            }
+            self.emit_volume(action, &point.name, &attributes);
+        }
+    }
+}
+
 /// The current time in nanoseconds since the Unix epoch.
 pub(crate) fn now_nano() -> i64 {
     chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
@@ -167,6 +212,8 @@ pub struct EventFilter {
     pub images: Vec<String>,
     /// `key` or `key=value` against the actor's attributes.
     pub labels: Vec<String>,
+    /// Volume names (volume events only).
+    pub volumes: Vec<String>,
     /// Only `local` events exist here; `swarm` matches nothing.
     pub scopes: Vec<String>,
     /// Keys of object types Berth emits no events for yet (`volume`, `network`, …): present
@@ -196,6 +243,7 @@ impl EventFilter {
                 && (fuzzy(&self.containers, &event.actor_id) || fuzzy(&self.containers, name)));
         let image_name = match event.kind {
             EventType::Image => name,
+            EventType::Volume => "",
             EventType::Container => event
                 .attributes
                 .get("image")
@@ -207,6 +255,8 @@ impl EventFilter {
                 .into_iter()
                 .flat_map(|v| [v.to_owned(), strip_tag(v).to_owned()])
                 .any(|v| !v.is_empty() && self.images.contains(&v));
+        let volume_ok = self.volumes.is_empty()
+            || (event.kind == EventType::Volume && self.volumes.contains(&event.actor_id));
         let labels_ok = self.labels.iter().all(|want| match want.split_once('=') {
             Some((k, v)) => event.attributes.get(k).is_some_and(|have| have == v),
             None => event.attributes.contains_key(want.as_str()),
@@ -217,6 +267,7 @@ impl EventFilter {
             && self.unmatched_types.is_empty()
             && container_ok
             && image_ok
+            && volume_ok
             && labels_ok
     }
 }
@@ -314,11 +365,28 @@ mod tests {
         };
         assert!(!by_label_key.matches(&start), "all labels must match");
 
-        let volumes = EventFilter {
-            unmatched_types: vec!["volume".into()],
+        let networks = EventFilter {
+            unmatched_types: vec!["network".into()],
             ..Default::default()
         };
-        assert!(!volumes.matches(&start));
+        assert!(!networks.matches(&start));
+
+        let mount = event(
+            EventType::Volume,
+            "mount",
+            "data",
+            &[("driver", "local"), ("container", "abcdef123456")],
+        );
+        let by_volume = EventFilter {
+            volumes: vec!["data".into()],
+            ..Default::default()
+        };
+        assert!(by_volume.matches(&mount) && !by_volume.matches(&start));
+        let volume_type = EventFilter {
+            types: vec!["volume".into()],
+            ..Default::default()
+        };
+        assert!(volume_type.matches(&mount) && !volume_type.matches(&tag));
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod user;
 mod volume;
 
 pub use container::commit::CommitRequest;
+pub use container::archive::{ArchivePut, ArchiveReader, ArchiveWriter, PathStat};
 pub use container::create::Created;
 pub use container::exec::{ExecInfo, ExecSession, ExecSpec};
 pub use container::image_prune::ImagesPruned;

@@ -15,6 +15,7 @@
 //! Fork/clone and setns happen only in single-threaded processes; never call [`launch::launch`]
 //! from a multi-threaded (tokio) process.
 
+pub mod archive;
 pub mod bundle;
 pub mod cgroups;
 pub mod container;

@@ -46,6 +46,8 @@ pub enum Command {
     Create(CreateArgs),
     /// Execute a command in a running container
     Exec(ExecArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(container::cp::CpArgs),
     /// Start one or more stopped containers
     Start(StartArgs),
     /// Stop one or more running containers
@@ -133,6 +135,8 @@ pub enum ContainerCommand {
     Create(CreateArgs),
     /// Execute a command in a running container
     Exec(ExecArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(container::cp::CpArgs),
     /// Start one or more stopped containers
     Start(StartArgs),
     /// Stop one or more running containers
@@ -216,6 +220,7 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
             ContainerCommand::Run(a) => Command::Run(a),
             ContainerCommand::Create(a) => Command::Create(a),
             ContainerCommand::Exec(a) => Command::Exec(a),
+            ContainerCommand::Cp(a) => Command::Cp(a),
             ContainerCommand::Start(a) => Command::Start(a),
             ContainerCommand::Stop(a) => Command::Stop(a),
             ContainerCommand::Restart(a) => Command::Restart(a),
@@ -266,6 +271,7 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
         Command::Run(a) => container::run::run(&docker, a).await,
         Command::Create(a) => container::create::run(&docker, a).await,
         Command::Exec(a) => container::exec::run(&docker, a).await,
+        Command::Cp(a) => container::cp::run(&docker, a).await,
         Command::Start(a) => container::start::run(&docker, a).await,
         Command::Stop(a) => container::stop::stop(&docker, a).await,
         Command::Restart(a) => container::stop::restart(&docker, a).await,

@@ -81,7 +81,7 @@ pub fn event_filter(raw: &str) -> Result<EventFilter, ApiError> {
         }
     }
     let unmatched_types = [
-        "config", "daemon", "network", "node", "plugin", "secret", "service", "volume",
+        "config", "daemon", "network", "node", "plugin", "secret", "service",
     ]
     .iter()
     .filter(|key| !filters.get(key).is_empty())
@@ -93,6 +93,7 @@ pub fn event_filter(raw: &str) -> Result<EventFilter, ApiError> {
         containers: filters.get("container").to_vec(),
         images: filters.get("image").to_vec(),
         labels: filters.get("label").to_vec(),
+        volumes: filters.get("volume").to_vec(),
         scopes: filters.get("scope").to_vec(),
         unmatched_types,
     })
@@ -128,8 +129,8 @@ mod tests {
     fn unknown_filter_keys_and_types_are_refused() {
         assert!(event_filter(r#"{"colour":["red"]}"#).is_err());
         assert!(event_filter(r#"{"type":["boat"]}"#).is_err());
-        let f = event_filter(r#"{"type":["container"],"event":["die"],"volume":["v"]}"#).unwrap();
+        let f = event_filter(r#"{"type":["container"],"event":["die"],"network":["v"]}"#).unwrap();
         assert_eq!(f.types, ["container"]);
-        assert_eq!(f.unmatched_types, ["volume"]);
+        assert_eq!(f.unmatched_types, ["network"]);
     }
 }

@@ -1,151 +1,124 @@
-//! Image archives: `GET /images/get?names=`, `GET /images/{name}/get`, `POST /images/load`.
-
-use std::io::Write;
+//! `docker cp` endpoints: `HEAD`, `GET` and `PUT /containers/{id}/archive?path=`.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
-use tokio::sync::mpsc;
+use berth_engine::ArchivePut;
+use futures_util::StreamExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::images::{body_reader, not_found_image, query_pairs};
+use super::flag;
+use crate::convert::archive::{path_stat_header, PATH_STAT_HEADER};
 use crate::error::{ApiError, ApiResult};
 use crate::server::AppState;
 
-const CHUNK: usize = 256 * 1024;
-
-/// A blocking writer feeding a response body through a channel, in chunks.
-pub(crate) struct ChannelWriter {
-    tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
-    buf: Vec<u8>,
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ArchiveQuery {
+    path: Option<String>,
+    #[serde(rename = "noOverwriteDirNonDir")]
+    no_overwrite_dir_non_dir: Option<String>,
+    #[serde(rename = "copyUIDGID")]
+    copy_uid_gid: Option<String>,
 }
 
-impl ChannelWriter {
-    pub(crate) fn new(tx: mpsc::Sender<Result<Bytes, std::io::Error>>) -> ChannelWriter {
-        ChannelWriter {
-            tx,
-            buf: Vec::with_capacity(CHUNK),
-        }
+fn path(query: &ArchiveQuery) -> ApiResult<String> {
+    match query.path.as_deref() {
+        Some(p) if !p.is_empty() => Ok(p.to_owned()),
+        _ => Err(ApiError::bad_request("path cannot be empty")),
     }
 }
 
-impl Drop for ChannelWriter {
-    fn drop(&mut self) {
-        // the tar writer's last bytes may still be buffered
-        let _ = self.flush();
-    }
+fn stat_header(stat: &berth_engine::PathStat) -> ApiResult<HeaderValue> {
+    HeaderValue::from_str(&path_stat_header(stat)).map_err(|e| {
+        ApiError::from(berth_engine::Error::Internal {
+            message: format!("stat header: {e}"),
+        })
+    })
 }
 
-impl Write for ChannelWriter {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= CHUNK {
-            self.flush()?;
-        }
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = Bytes::from(std::mem::take(&mut self.buf));
-        self.tx
-            .blocking_send(Ok(chunk))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))
-    }
-}
-
-/// `GET /images/get?names=a&names=b`: a docker-archive of the named images.
-pub async fn save_many(
+/// `HEAD`: the path's stat in the `X-Docker-Container-Path-Stat` header.
+pub async fn head(
     State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
+    Path(id): Path<String>,
+    Query(query): Query<ArchiveQuery>,
 ) -> ApiResult<Response> {
-    let names: Vec<String> = query_pairs(&raw)
-        .into_iter()
-        .filter(|(k, _)| k == "names")
-        .map(|(_, v)| v)
-        .filter(|v| !v.is_empty())
-        .collect();
-    if names.is_empty() {
-        return Err(ApiError::bad_request("no image names given (names=)"));
-    }
-    save(state, names).await
+    let stat = state.engine.archive_stat(&id, &path(&query)?).await?;
+    let mut response = StatusCode::OK.into_response();
+    response
+        .headers_mut()
+        .insert(PATH_STAT_HEADER, stat_header(&stat)?);
+    Ok(response)
 }
 
-/// `GET /images/{name}/get`.
-pub async fn save_one(state: AppState, name: &str) -> ApiResult<Response> {
-    save(state, vec![name.to_string()]).await
-}
-
-async fn save(state: AppState, names: Vec<String>) -> ApiResult<Response> {
-    for n in &names {
-        state
-            .engine
-            .images()
-            .resolve(n)
-            .map_err(|e| not_found_image(e, n))?;
-    }
-    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(8);
-    let engine = state.engine.clone();
-    let error_tx = tx.clone();
-    tokio::spawn(async move {
-        let writer = ChannelWriter::new(tx);
-        if let Err(e) = engine.save_images(names, Box::new(writer)).await {
-            tracing::error!(error = %e, "image save failed");
-            // ends the response with an error: the client sees a truncated archive, not a
-            // complete-looking one
-            let _ = error_tx
-                .send(Err(std::io::Error::other(e.to_string())))
-                .await;
+/// `GET`: the stat header and a tar stream of the path.
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<ArchiveQuery>,
+) -> ApiResult<Response> {
+    let (stat, reader) = state.engine.archive_get(&id, &path(&query)?).await?;
+    // `None` once the archive ended (or failed): the stream is over.
+    let stream = futures_util::stream::unfold(Some(reader), |reader| async move {
+        let mut reader = reader?;
+        let mut buf = vec![0u8; 64 * 1024];
+        match reader.read(&mut buf).await {
+            Ok(0) => match reader.finish().await {
+                Ok(()) => None,
+                // Failing the body makes hyper abort the chunked response, so the client sees
+                // an error instead of a silently truncated archive.
+                Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
+            },
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<Bytes, std::io::Error>(Bytes::from(buf)), Some(reader)))
+            }
+            Err(e) => Some((Err(e), None)),
         }
     });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    });
-    Ok((
-        [(axum::http::header::CONTENT_TYPE, "application/x-tar")],
-        Body::from_stream(stream),
-    )
-        .into_response())
+    let mut response = Response::new(Body::from_stream(stream));
+    let headers = response.headers_mut();
+    headers.insert(PATH_STAT_HEADER, stat_header(&stat)?);
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-tar"),
+    );
+    Ok(response)
 }
 
-/// `POST /images/load?quiet=`: loads a docker-archive or OCI layout (optionally gzip) from the
-/// body and answers Docker's JSON message stream (`Loaded image: …` / `Loaded image ID: …`).
-pub async fn load(
+/// `PUT`: extracts the request's tar body into the directory `path`.
+pub async fn put(
     State(state): State<AppState>,
-    RawQuery(_raw): RawQuery,
+    Path(id): Path<String>,
+    Query(query): Query<ArchiveQuery>,
     body: Body,
-) -> ApiResult<Response> {
-    let reader = body_reader(body);
-    let loaded = state
-        .engine
-        .load_images(Box::new(reader))
-        .await
-        .map_err(ApiError::from)?;
-    let mut out = String::new();
-    for image in &loaded {
-        for (tag, old) in &image.moved {
-            let line = format!(
-                "The image {tag} already exists, renaming the old one with ID {old} to empty string\n"
-            );
-            out.push_str(&json!({ "stream": line }).to_string());
-            out.push('\n');
-        }
-        if image.tags.is_empty() {
-            let line = format!("Loaded image ID: {}\n", image.id);
-            out.push_str(&json!({ "stream": line }).to_string());
-            out.push('\n');
-        }
-        for tag in &image.tags {
-            let line = format!("Loaded image: {tag}\n");
-            out.push_str(&json!({ "stream": line }).to_string());
-            out.push('\n');
+) -> ApiResult<StatusCode> {
+    let put = ArchivePut {
+        path: path(&query)?,
+        no_overwrite_dir_non_dir: flag(&query.no_overwrite_dir_non_dir),
+        copy_uid_gid: flag(&query.copy_uid_gid),
+    };
+    let mut writer = state.engine.archive_put(&id, &put).await?;
+    let mut body = body.into_data_stream();
+    let mut body_error = None;
+    if let Some(stdin) = writer.stdin.as_mut() {
+        while let Some(chunk) = body.next().await {
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(e) => {
+                    body_error = Some(format!("reading request body: {e}"));
+                    break;
+                }
+            };
+            // A write error means the helper stopped early; `finish` reports why.
+            if stdin.write_all(&chunk).await.is_err() {
+                break;
+            }
         }
     }
-    Ok((
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        out,
-    )
-        .into_response())
+    writer.finish().await?;
+    if let Some(message) = body_error {
+        return Err(ApiError::bad_request(message));
+    }
+    Ok(StatusCode::OK)
 }

@@ -9,7 +9,7 @@ use berth_engine::CommitRequest;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use super::archive::ChannelWriter;
+use super::image_archive::ChannelWriter;
 use super::images::query_pairs;
 use crate::error::{ApiError, ApiResult};
 use crate::server::AppState;

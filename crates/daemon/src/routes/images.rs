@@ -223,7 +223,7 @@ pub async fn get_dispatch(
     Path(rest): Path<String>,
 ) -> ApiResult<Response> {
     if let Some(name) = rest.strip_suffix("/get") {
-        return super::archive::save_one(state, name).await;
+        return super::image_archive::save_one(state, name).await;
     }
     let images = state.engine.images();
     if let Some(name) = rest.strip_suffix("/json") {

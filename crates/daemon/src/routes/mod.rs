@@ -3,6 +3,7 @@
 pub mod containers;
 pub mod events;
 pub mod exec;
+pub mod image_archive;
 pub mod images;
 pub mod streams;
 pub mod system;

@@ -5,6 +5,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use berth_api::detach::{parse_detach_keys, DetachScanner, DEFAULT_DETACH_KEYS};
 use berth_api::stream::{encode_frame, StreamKind};
 use berth_engine::{LogEntry, LogOptions};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -127,6 +128,8 @@ pub struct AttachQuery {
     stdout: Option<String>,
     stderr: Option<String>,
     logs: Option<String>,
+    #[serde(rename = "detachKeys")]
+    detach_keys: Option<String>,
 }
 
 /// `POST /containers/{id}/attach`. With `Upgrade: tcp` the connection is hijacked (what the
@@ -141,6 +144,11 @@ pub async fn attach(
     let (want_stdout, want_stderr, want_stdin) =
         (flag(&query.stdout), flag(&query.stderr), flag(&query.stdin));
     let _ = (flag(&query.stream), flag(&query.logs));
+    let detach_keys = match query.detach_keys.as_deref() {
+        None | Some("") => DEFAULT_DETACH_KEYS.to_vec(),
+        Some(keys) => parse_detach_keys(keys)
+            .map_err(|_| ApiError::bad_request(format!("Invalid detach keys ({keys}) provided")))?,
+    };
     let (tty, rx) = engine.attach_output(&id, want_stdout, want_stderr)?;
     let upgrade = request
         .headers()
@@ -162,6 +170,7 @@ pub async fn attach(
             }
         };
         let (mut client_read, mut client_write) = tokio::io::split(TokioIo::new(upgraded));
+        let (detached_tx, mut detached_rx) = tokio::sync::oneshot::channel::<()>();
         if stdin_wanted {
             let engine = engine.clone();
             let id = id.clone();
@@ -169,13 +178,25 @@ pub async fn attach(
                 let Ok(mut stdin) = engine.attach_stdin(&id).await else {
                     return;
                 };
+                let mut scanner = DetachScanner::new(detach_keys);
                 let mut buf = vec![0u8; 32 * 1024];
+                let mut forward = Vec::with_capacity(buf.len());
                 loop {
                     match client_read.read(&mut buf).await {
                         Ok(0) | Err(_) => break,
                         Ok(n) => {
-                            if stdin.write_all(&buf[..n]).await.is_err() {
+                            forward.clear();
+                            let detach = scanner.feed(&buf[..n], &mut forward);
+                            if !forward.is_empty() && stdin.write_all(&forward).await.is_err() {
                                 break;
+                            }
+                            if detach {
+                                // Docker's detach: the session ends, the container keeps
+                                // running. Dropping our stdin connection leaves a TTY open;
+                                // without a TTY the container sees EOF, as with Docker's
+                                // StdinOnce.
+                                let _ = detached_tx.send(());
+                                return;
                             }
                         }
                     }
@@ -185,7 +206,21 @@ pub async fn attach(
             });
         }
         let mut rx = rx;
-        while let Some(entry) = rx.recv().await {
+        // Whether the stdin task may still report a detach (a oneshot must not be polled
+        // again once it completed).
+        let mut detach_pending = true;
+        loop {
+            let entry = tokio::select! {
+                entry = rx.recv() => entry,
+                detached = &mut detached_rx, if detach_pending => match detached {
+                    Ok(()) => None,
+                    Err(_) => {
+                        detach_pending = false;
+                        continue;
+                    }
+                },
+            };
+            let Some(entry) = entry else { break };
             if client_write
                 .write_all(&encode(&entry, tty, false))
                 .await

@@ -4,6 +4,7 @@ pub mod archive;
 pub mod commit;
 pub mod create;
 pub mod exec;
+pub mod image_archive;
 pub mod image_prune;
 pub mod images;
 pub mod io;

@@ -80,6 +80,7 @@ impl Engine {
                 ("execDuration", ran.to_string()),
             ],
         );
+        self.emit_volume_mounts(&record, "unmount");
         // Waiters are woken by every exit, also one the restart policy follows with a
         // restart (Docker notifies its stop waiters in SetRestarting too).
         handle.exits.send_modify(|n| *n += 1);

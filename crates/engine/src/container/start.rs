@@ -80,6 +80,7 @@ impl Engine {
                 self.persist(&record)?;
                 self.watch_shim(handle.clone(), started.shim_pid);
                 handle.starts.send_modify(|n| *n += 1);
+                self.emit_volume_mounts(&record, "mount");
                 self.emit_container(&record, "start", &[]);
                 Ok(())
             }

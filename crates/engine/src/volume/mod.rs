@@ -129,6 +129,7 @@ impl Engine {
             let _ = std::fs::remove_dir_all(self.volume_dir(&name));
             return Err(e);
         }
+        self.emit_volume("create", &name, &[("driver", volume.driver.clone())]);
         Ok(volume)
     }
 
@@ -221,7 +222,13 @@ impl Engine {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(Error::io("remove", &dir, e)),
         }
-        self.volumes.delete(&volume.name)
+        self.volumes.delete(&volume.name)?;
+        self.emit_volume(
+            "destroy",
+            &volume.name,
+            &[("driver", volume.driver.clone())],
+        );
+        Ok(())
     }
 
     /// Removes unused volumes: anonymous ones only, unless `all` (Docker >= 23 behaviour).

@@ -117,7 +117,18 @@ enum Cmd {
     },
     /// List containers under the root.
     List,
+    /// `docker cp`'s container side, confined to the container's root (not an OCI verb).
+    Archive {
+        /// The container's filesystem view as JSON (berth_runtime::archive::Confinement).
+        #[arg(long)]
+        confinement: String,
+        #[command(subcommand)]
+        op: archive_cmd::ArchiveOp,
+    },
 }
+
+#[path = "berth-runtime/archive_cmd.rs"]
+mod archive_cmd;
 
 fn main() {
     let cli = Cli::parse();
@@ -321,6 +332,7 @@ fn dispatch(cli: &Cli) -> Result<i32, Box<dyn std::error::Error>> {
             write_spec(bundle)?;
             Ok(0)
         }
+        Cmd::Archive { confinement, op } => Ok(archive_cmd::run(confinement, op)),
         Cmd::List => {
             println!("{:<24} {:<8} {:<10} BUNDLE", "ID", "PID", "STATUS");
             if let Ok(dir) = std::fs::read_dir(root) {

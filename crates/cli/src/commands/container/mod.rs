@@ -1,6 +1,7 @@
 //! Container commands: one file per verb (or small family of verbs).
 
 pub mod commit;
+pub mod cp;
 pub mod create;
 pub mod exec;
 pub mod logs;
