@@ -12,13 +12,14 @@ use berth_api::version;
 use berth_engine::Engine;
 
 use crate::error::ApiError;
-use crate::routes::{containers, events, exec, images, streams, system, volumes};
+use crate::routes::{containers, events, exec, images, registry, streams, system, volumes};
 
 /// Shared state of every handler.
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Arc<Engine>,
     pub info: Arc<system::DaemonInfo>,
+    pub registry: Arc<berth_image::registry::Registry>,
 }
 
 /// Builds the application. Version prefixes are stripped before routing, so every route is
@@ -63,6 +64,8 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/images/create", post(images::create))
         .route("/images/json", get(images::list))
+        .route("/images/search", get(registry::search))
+        .route("/auth", post(registry::auth))
         .route(
             "/images/{*rest}",
             get(images::get_dispatch)

@@ -4,6 +4,7 @@ pub mod containers;
 pub mod events;
 pub mod exec;
 pub mod images;
+pub mod registry;
 pub mod streams;
 pub mod system;
 pub mod volumes;
