@@ -92,11 +92,11 @@ $b push "$reg/debian:bench" >/dev/null
 $b rmi -f "$reg/debian:bench" >/dev/null
 
 echo "== pull (median of $runs; image removed before each run)"
-cmds=(-n "berth pull debian" --prepare "$b rmi -f $reg/debian:bench" "$b pull -q $reg/debian:bench")
-$docker_ok && cmds+=(-n "docker pull debian" --prepare "$anchor rmi -f $reg/debian:bench" "$anchor pull -q $reg/debian:bench")
+cmds=(-n "berth pull debian" --prepare "sh -c '$b rmi -f $reg/debian:bench >/dev/null 2>&1; true'" "$b pull -q $reg/debian:bench")
+$docker_ok && cmds+=(-n "docker pull debian" --prepare "sh -c '$anchor rmi -f $reg/debian:bench >/dev/null 2>&1; true'" "$anchor pull -q $reg/debian:bench")
 if $docker_ok; then
-  cmds+=(-n "berth pull five" --prepare "$b rmi -f $reg/five:bench" "$b pull -q $reg/five:bench")
-  cmds+=(-n "docker pull five" --prepare "$anchor rmi -f $reg/five:bench" "$anchor pull -q $reg/five:bench")
+  cmds+=(-n "berth pull five" --prepare "sh -c '$b rmi -f $reg/five:bench >/dev/null 2>&1; true'" "$b pull -q $reg/five:bench")
+  cmds+=(-n "docker pull five" --prepare "sh -c '$anchor rmi -f $reg/five:bench >/dev/null 2>&1; true'" "$anchor pull -q $reg/five:bench")
 fi
 $anchor rmi -f "$reg/debian:bench" >/dev/null 2>&1 || true
 hyperfine -N -i --runs "$runs" --export-json "$work/pull.json" "${cmds[@]}" >/dev/null
