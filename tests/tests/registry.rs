@@ -588,6 +588,35 @@ fn bad_registry_content_is_rejected_without_writes() {
     pull_fails(&format!("{}/symlink:v1", reg.host()), "invalid archive");
     assert!(!Path::new("/tmp/berth-escape-symlink").exists());
 
+    // a failed pull keeps its complete layers (no image) and the next pull reuses them
+    let good_plain = tar_of(&[("good.txt", &"g".repeat(150_000))]);
+    let good = gzip(&good_plain);
+    let bad_plain = tar_of(&[("bad.txt", &"b".repeat(150_000))]);
+    let bad = gzip(&bad_plain);
+    reg.put_image(
+        "partial",
+        "v1",
+        "amd64",
+        &[
+            (good.clone(), GZ, sha256(&good_plain)),
+            (bad.clone(), GZ, sha256(&bad_plain)),
+        ],
+    );
+    let mut broken = bad.clone();
+    let at = broken.len() / 3;
+    broken[at] ^= 0x55;
+    std::fs::write(reg.blob_file(&sha256(&bad)), &broken).expect("corrupt");
+    pull_fails(&format!("{}/partial:v1", reg.host()), "digest");
+    std::fs::write(reg.blob_file(&sha256(&bad)), &bad).expect("restore");
+    let retry = d.berth(&["pull", &format!("{}/partial:v1", reg.host())]);
+    assert!(retry.status.success(), "{}", stderr(&retry));
+    let good_id = &sha256(&good)[7..19];
+    assert!(
+        stderr(&retry).contains(&format!("{good_id}: Already exists")),
+        "{}",
+        stderr(&retry)
+    );
+
     // nothing half-written was left, and the daemon still serves
     let leftovers: Vec<_> = std::fs::read_dir(image_root.join("image/tmp"))
         .map(|r| r.filter_map(Result::ok).map(|e| e.path()).collect())
