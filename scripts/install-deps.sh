@@ -2,6 +2,8 @@
 # Installs what building and testing Berth needs on Debian 12 (run as root). Idempotent.
 set -euo pipefail
 packages=(busybox-static procps tar)
+# registry tests and benchmarks: a real registry server (distribution 2.8) and htpasswd for its auth
+packages+=(docker-registry apache2-utils)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -39,6 +39,9 @@ pub struct Flags {
     /// Default log options for containers (max-size=, max-file=); repeatable.
     #[arg(long = "log-opt")]
     pub log_opts: Vec<String>,
+    /// Registry reached over plain HTTP (host, host:port or IPv4 CIDR); repeatable.
+    #[arg(long = "insecure-registry")]
+    pub insecure_registries: Vec<String>,
 }
 
 /// The resolved configuration.
@@ -51,6 +54,8 @@ pub struct Config {
     pub log_level: String,
     pub log_max_size: Option<String>,
     pub log_max_file: Option<String>,
+    /// registries reached over plain HTTP besides localhost and 127.0.0.0/8
+    pub insecure_registries: Vec<String>,
 }
 
 /// daemon.json keys berthd applies.
@@ -63,6 +68,7 @@ const APPLIED_KEYS: &[&str] = &[
     "debug",
     "log-opts",
     "log-driver",
+    "insecure-registries",
 ];
 /// dockerd keys berthd accepts but does not act on (yet); they are logged, not refused.
 const ACCEPTED_KEYS: &[&str] = &[
@@ -70,7 +76,6 @@ const ACCEPTED_KEYS: &[&str] = &[
     "bip",
     "fixed-cidr",
     "default-address-pools",
-    "insecure-registries",
     "registry-mirrors",
     "storage-driver",
     "storage-opts",
@@ -209,6 +214,19 @@ impl Config {
             log_level,
             log_max_size,
             log_max_file,
+            // dockerd merges the flag and the file's list
+            insecure_registries: flags
+                .insecure_registries
+                .iter()
+                .cloned()
+                .chain(
+                    file.get("insecure-registries")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|v| v.as_str().map(str::to_owned)),
+                )
+                .collect(),
         };
         Ok((config, warnings))
     }

@@ -31,6 +31,7 @@ impl ApiError {
         }
     }
 
+    #[allow(dead_code)] // no endpoint answers 501 at the moment
     pub fn not_implemented(message: impl Into<String>) -> ApiError {
         ApiError {
             status: StatusCode::NOT_IMPLEMENTED,
@@ -82,5 +83,20 @@ impl IntoResponse for ApiError {
             Json(serde_json::json!({ "message": self.message })),
         )
             .into_response()
+    }
+}
+
+/// Maps a registry error (login, search) onto Docker's HTTP status.
+pub fn registry_error(error: &berth_image::registry::Error) -> ApiError {
+    use berth_image::registry::ErrorKind as K;
+    let status = match error.kind() {
+        K::NotFound => StatusCode::NOT_FOUND,
+        K::Unauthorized => StatusCode::UNAUTHORIZED,
+        K::InvalidArgument => StatusCode::BAD_REQUEST,
+        K::Unavailable => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    ApiError {
+        status,
+        message: error.to_string(),
     }
 }

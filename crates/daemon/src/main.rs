@@ -120,6 +120,11 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let app = server::app(server::AppState {
         engine,
         info: Arc::new(info),
+        registry: Arc::new(berth_image::registry::Registry::new(
+            berth_image::registry::RegistryConfig {
+                insecure: config.insecure_registries.clone(),
+            },
+        )),
     });
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

@@ -12,15 +12,15 @@ use berth_api::version;
 use berth_engine::Engine;
 
 use crate::error::ApiError;
-use crate::routes::{commit, image_archive, image_prune};
-use crate::routes::{containers, events, exec, images, streams, system, volumes};
-use crate::routes::archive;
+use crate::routes::{archive, commit, image_archive, image_prune};
+use crate::routes::{containers, events, exec, images, registry, streams, system, volumes};
 
 /// Shared state of every handler.
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Arc<Engine>,
     pub info: Arc<system::DaemonInfo>,
+    pub registry: Arc<berth_image::registry::Registry>,
 }
 
 /// Builds the application. Version prefixes are stripped before routing, so every route is
@@ -74,6 +74,8 @@ pub fn app(state: AppState) -> Router {
         .route("/commit", post(commit::commit))
         .route("/images/prune", post(image_prune::prune))
         .route("/containers/{id}/export", get(commit::export))
+        .route("/images/search", get(registry::search))
+        .route("/auth", post(registry::auth))
         .route(
             "/images/{*rest}",
             get(images::get_dispatch)

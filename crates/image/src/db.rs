@@ -50,6 +50,27 @@ CREATE TABLE IF NOT EXISTS snapshot_layers (
     PRIMARY KEY (key, idx)
 );
 CREATE INDEX IF NOT EXISTS snapshot_layers_chain ON snapshot_layers(chain_id);
+-- registry: compressed blobs known for a layer (pulled, or compressed for a push)
+CREATE TABLE IF NOT EXISTS layer_blobs (
+    diff_id    TEXT NOT NULL,
+    digest     TEXT NOT NULL,               -- the compressed (or plain) blob's digest
+    media_type TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    PRIMARY KEY (diff_id, digest)
+);
+-- registry: the image manifest an image was pulled as / pushed as, per repository
+CREATE TABLE IF NOT EXISTS image_manifests (
+    image_id   TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    repository TEXT NOT NULL,               -- canonical: docker.io/library/busybox
+    digest     TEXT NOT NULL,               -- image manifest digest (blob kept in the store)
+    PRIMARY KEY (image_id, repository)
+);
+-- registry: repositories known to hold a blob (for cross-repository mounts on push)
+CREATE TABLE IF NOT EXISTS blob_sources (
+    digest     TEXT NOT NULL,
+    repository TEXT NOT NULL,               -- canonical: registry/repo
+    PRIMARY KEY (digest, repository)
+);
 "#;
 
 pub(crate) fn open(path: &std::path::Path) -> Result<Connection> {

@@ -129,6 +129,9 @@ pub enum Error {
         #[source]
         source: rusqlite::Error,
     },
+    /// A registry operation (pull, push, login, search) failed.
+    #[error("{0}")]
+    Registry(#[from] berth_registry::Error),
     /// Stored data is inconsistent or unreadable (e.g. a config blob that does not parse).
     #[error("corrupt store: {what}")]
     Corrupt {
@@ -155,6 +158,14 @@ impl Error {
             Error::Io { .. } | Error::Mount { .. } | Error::Db { .. } | Error::Corrupt { .. } => {
                 ErrorKind::Internal
             }
+            // moby reports "pull access denied ... may require 'docker login'" as not found
+            Error::Registry(e) => match e.kind() {
+                berth_registry::ErrorKind::NotFound | berth_registry::ErrorKind::Unauthorized => {
+                    ErrorKind::NotFound
+                }
+                berth_registry::ErrorKind::InvalidArgument => ErrorKind::InvalidArgument,
+                berth_registry::ErrorKind::Unavailable => ErrorKind::Internal,
+            },
         }
     }
 

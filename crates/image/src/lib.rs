@@ -35,12 +35,16 @@ mod snapshots;
 mod store;
 mod sys;
 pub mod unpack;
+pub mod pull;
+pub mod push;
 
 pub use changes::apply_changes;
 pub use error::{Error, ErrorKind, Result};
 pub use mount::Mount;
 pub use snapshot::{OverlaySnapshotter, Snapshotter, SnapshotterKind, VfsSnapshotter};
 pub use store::{ImageRecord, ImageStore, ImportOptions, RemovedItem};
+/// The registry client the pull and push orchestration drives (re-exported for the daemon).
+pub use berth_registry as registry;
 
 pub mod archive;
 mod commit;

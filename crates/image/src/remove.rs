@@ -77,6 +77,7 @@ impl ImageStore {
             untag(&tx, r)?;
             items.push(RemovedItem::Untagged(reference::familiar_str(r)));
             refs.retain(|x| x != r);
+            crate::pull::untag_orphan_digests(&tx, r, &mut refs, &mut items)?;
             if !refs.is_empty() || used {
                 tx.commit().map_err(Error::db("commit untag"))?;
                 return Ok(items);

@@ -90,6 +90,14 @@ pub enum Command {
     Rmi(RmiArgs),
     /// Download an image from a registry
     Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(image::push::PushArgs),
+    /// Log in to a registry
+    Login(image::login::LoginArgs),
+    /// Log out from a registry
+    Logout(image::login::LogoutArgs),
+    /// Search a registry for images
+    Search(image::search::SearchArgs),
     /// Display system-wide information
     Info(InfoArgs),
     /// Show the Berth version information
@@ -193,6 +201,8 @@ pub enum ImageCommand {
     Inspect(TypedInspectArgs),
     /// Download an image from a registry
     Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(image::push::PushArgs),
     /// Remove unused images
     Prune(ImagePruneArgs),
     /// Save one or more images to a tar archive (streamed to STDOUT by default)
@@ -249,6 +259,7 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
             ImageCommand::Import(a) => Command::Import(a),
             ImageCommand::Inspect(a) => Command::Inspect(a.with_type(ObjectType::Image)),
             ImageCommand::Pull(a) => Command::Pull(a),
+            ImageCommand::Push(a) => Command::Push(a),
             ImageCommand::Prune(a) => return prune::images(&connect(&host).await?, a).await,
             ImageCommand::Save(a) => Command::Save(a),
             ImageCommand::Load(a) => Command::Load(a),
@@ -264,6 +275,8 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
     match command {
         Command::Version(a) => return system::version::run(&host, a).await,
         Command::Info(a) => return system::info::run(&host, a).await,
+        Command::Login(a) => return image::login::login(&host, a).await,
+        Command::Logout(a) => return image::login::logout(a).await,
         _ => {}
     }
     let docker = connect(&host).await?;
@@ -289,6 +302,8 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
         Command::Stats(a) => container::stats::run(&docker, a).await,
         Command::Events(a) => system::events::run(&docker, a).await,
         Command::Import(a) => image::import::run(&docker, a).await,
+        Command::Push(a) => image::push::run(&docker, a).await,
+        Command::Search(a) => image::search::run(&docker, a).await,
         Command::Images(a) => image::ls::run(&docker, a).await,
         Command::Tag(a) => image::tag::run(&docker, a).await,
         Command::Rmi(a) => image::rm::run(&docker, a).await,
@@ -304,6 +319,7 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
         | Command::Image { .. }
         | Command::System { .. }
         | Command::Volume { .. } => Ok(()),
+        Command::Login(_) | Command::Logout(_) => Ok(()),
     }
 }
 

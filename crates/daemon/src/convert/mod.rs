@@ -26,6 +26,7 @@ pub use update::update_body;
 pub mod mounts;
 pub mod volumes;
 pub mod archive;
+pub mod registry;
 
 /// Docker's zero time, used for "never".
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";

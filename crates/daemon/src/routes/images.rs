@@ -106,14 +106,13 @@ pub(crate) fn body_reader(body: Body) -> impl Read + Send + 'static {
 pub async fn create(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
+    headers: axum::http::HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
     let pairs = query_pairs(&raw);
     let get = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
     if let Some(image) = get("fromImage") {
-        return Err(ApiError::not_found(format!(
-            "pull access denied for {image}: pulling from registries is not supported by this version of berthd yet; create images with `berth import`"
-        )));
+        return super::registry::pull(state, image, get("tag"), get("platform"), headers).await;
     }
     let source = get("fromSrc")
         .ok_or_else(|| ApiError::bad_request("either fromSrc or fromImage must be given"))?;
@@ -262,12 +261,11 @@ pub async fn post_dispatch(
     State(state): State<AppState>,
     Path(rest): Path<String>,
     Query(query): Query<HashMap<String, String>>,
-) -> ApiResult<StatusCode> {
+    headers: axum::http::HeaderMap,
+) -> ApiResult<Response> {
     let Some(name) = rest.strip_suffix("/tag") else {
-        if rest.ends_with("/push") {
-            return Err(ApiError::not_implemented(
-                "pushing to registries is not supported by this version of berthd yet",
-            ));
+        if let Some(name) = rest.strip_suffix("/push") {
+            return super::registry::push(state, name.to_string(), query, headers).await;
         }
         return Err(ApiError::not_found(format!(
             "page not found: /images/{rest}"
@@ -290,7 +288,7 @@ pub async fn post_dispatch(
             }
             _ => ApiError::from(e),
         })?;
-    Ok(StatusCode::CREATED)
+    Ok(StatusCode::CREATED.into_response())
 }
 
 /// `DELETE /images/{name}?force=&noprune=`.

@@ -5,6 +5,7 @@ pub mod events;
 pub mod exec;
 pub mod image_archive;
 pub mod images;
+pub mod registry;
 pub mod streams;
 pub mod system;
 pub mod volumes;

@@ -5,15 +5,17 @@ use crate::client::{api_message, status_code};
 use crate::error::{exit, report_error};
 use anyhow::Result;
 use bollard::models::ContainerCreateBody;
-use bollard::query_parameters::{CreateContainerOptionsBuilder, CreateImageOptionsBuilder};
+use bollard::query_parameters::CreateContainerOptionsBuilder;
 use bollard::Docker;
 use clap::{ArgAction, Args};
-use futures_util::StreamExt;
 
 /// `berth create [OPTIONS] IMAGE [COMMAND] [ARG...]`
 #[derive(Args, Debug, Clone)]
 #[command(disable_help_flag = true)]
 pub struct CreateArgs {
+    /// Pull image before creating ("always", "missing", "never")
+    #[arg(long, default_value = "missing")]
+    pub pull: String,
     #[command(flatten)]
     pub opts: ContainerOpts,
     /// Print usage
@@ -57,35 +59,10 @@ pub fn split_tag(reference: &str) -> (String, Option<String>) {
     }
 }
 
-/// Pulls `image`, printing the daemon's progress lines to stderr like a non-tty docker.
+/// Pulls `image`, printing the daemon's progress to stderr (bars on a terminal, docker's
+/// non-tty lines otherwise).
 pub async fn pull(docker: &Docker, image: &str) -> Result<(), bollard::errors::Error> {
-    let (repo, tag) = split_tag(image);
-    let mut builder = CreateImageOptionsBuilder::default().from_image(&repo);
-    if let Some(t) = tag.as_deref() {
-        if image.contains('@') {
-            builder = CreateImageOptionsBuilder::default().from_image(image);
-        } else {
-            builder = builder.tag(t);
-        }
-    } else {
-        builder = builder.tag("latest");
-    }
-    let mut stream = docker.create_image(Some(builder.build()), None, None);
-    while let Some(item) = stream.next().await {
-        let info = item?;
-        if let Some(status) = info.status {
-            if info.progress_detail.is_some() && status.starts_with("Downloading")
-                || status.starts_with("Extracting")
-            {
-                continue;
-            }
-            match info.id {
-                Some(id) if !id.is_empty() => eprintln!("{id}: {status}"),
-                _ => eprintln!("{status}"),
-            }
-        }
-    }
-    Ok(())
+    crate::commands::image::pull::pull_with(docker, image, None, false).await
 }
 
 fn is_no_such_image(e: &bollard::errors::Error) -> bool {
@@ -102,12 +79,33 @@ pub async fn create_container(
     cmd_name: &str,
     name: Option<&str>,
     body: ContainerCreateBody,
+    pull_policy: &str,
 ) -> Result<String> {
+    let pull_missing = match pull_policy {
+        "missing" | "" => true,
+        "never" => false,
+        "always" => {
+            let image = body.image.clone().unwrap_or_default();
+            if let Err(e) = pull(docker, &image).await {
+                report_error(cmd_name, &api_message(&e), true);
+                return Err(exit(125));
+            }
+            false
+        }
+        other => {
+            report_error(
+                cmd_name,
+                &format!("invalid pull option: '{other}': must be one of \"always\", \"missing\" or \"never\""),
+                true,
+            );
+            return Err(exit(125));
+        }
+    };
     let options = name.map(|n| CreateContainerOptionsBuilder::default().name(n).build());
     let image = body.image.clone().unwrap_or_default();
     let resp = match docker.create_container(options.clone(), body.clone()).await {
         Ok(r) => r,
-        Err(e) if is_no_such_image(&e) => {
+        Err(e) if pull_missing && is_no_such_image(&e) => {
             eprintln!(
                 "Unable to find image '{}' locally",
                 with_default_tag(&image)
@@ -149,7 +147,14 @@ pub async fn run(docker: &Docker, args: CreateArgs) -> Result<()> {
             return Err(exit(125));
         }
     };
-    let id = create_container(docker, "create", args.opts.name.as_deref(), body).await?;
+    let id = create_container(
+        docker,
+        "create",
+        args.opts.name.as_deref(),
+        body,
+        &args.pull,
+    )
+    .await?;
     println!("{id}");
     Ok(())
 }

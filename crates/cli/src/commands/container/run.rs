@@ -66,13 +66,7 @@ pub async fn run(docker: &Docker, args: RunArgs) -> Result<()> {
         body.attach_stderr = Some(false);
         body.stdin_once = Some(false);
     }
-    if args.pull == "always" {
-        if let Err(e) = super::create::pull(docker, &image).await {
-            report_error("run", &api_message(&e), true);
-            return Err(exit(125));
-        }
-    }
-    let id = create_container(docker, "run", args.opts.name.as_deref(), body).await?;
+    let id = create_container(docker, "run", args.opts.name.as_deref(), body, &args.pull).await?;
 
     if args.detach {
         if let Err(e) = docker.start_container(&id, None).await {

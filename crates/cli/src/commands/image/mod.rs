@@ -7,3 +7,8 @@ pub mod ls;
 pub mod pull;
 pub mod rm;
 pub mod tag;
+pub mod credentials;
+pub mod login;
+pub mod progress;
+pub mod push;
+pub mod search;

@@ -1,25 +1,96 @@
-//! `berth pull` (`image pull`).
+//! `berth pull` (`image pull`), and the pull step `run`/`create` use for a missing image.
 
 use crate::client::api_message;
-use crate::commands::container::create::{pull, with_default_tag};
-use anyhow::{bail, Result};
+use crate::commands::container::create::{split_tag, with_default_tag};
+use crate::error::exit;
+use anyhow::Result;
+use bollard::query_parameters::CreateImageOptionsBuilder;
 use bollard::Docker;
 use clap::Args;
+use futures_util::StreamExt;
+
+use super::credentials;
+use super::progress::Progress;
 
 /// `berth pull NAME[:TAG|@DIGEST]`
 #[derive(Args, Debug, Clone)]
 pub struct PullArgs {
-    /// Suppress verbose output (accepted)
+    /// Suppress verbose output
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Set platform if server is multi-platform capable (os[/arch[/variant]])
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Accepted for compatibility (content trust is not supported)
+    #[arg(long = "disable-content-trust", default_value_t = true)]
+    pub disable_content_trust: bool,
     pub name: String,
 }
 
 /// Runs `berth pull`; prints the reference pulled, as docker's last line does.
 pub async fn run(docker: &Docker, args: PullArgs) -> Result<()> {
-    if let Err(e) = pull(docker, &args.name).await {
-        bail!("{}", api_message(&e));
+    if !args.name.contains('@') && !split_tag(&args.name).1.is_some() && !args.quiet {
+        println!("Using default tag: latest");
     }
-    println!("{}", with_default_tag(&args.name));
+    if let Err(e) = pull_with(docker, &args.name, args.platform.as_deref(), args.quiet).await {
+        eprintln!("{}", api_message(&e));
+        return Err(exit(1));
+    }
+    let name = with_default_tag(&args.name);
+    let full = if credentials::registry_of(&name) == "docker.io" && !name.starts_with("docker.io/")
+    {
+        if name.contains('/') {
+            format!("docker.io/{name}")
+        } else {
+            format!("docker.io/library/{name}")
+        }
+    } else {
+        name
+    };
+    println!("{full}");
+    Ok(())
+}
+
+/// Pull `image` (credentials from the docker config for its registry) and render progress.
+pub async fn pull_with(
+    docker: &Docker,
+    image: &str,
+    platform: Option<&str>,
+    quiet: bool,
+) -> Result<(), bollard::errors::Error> {
+    let (repo, tag) = split_tag(image);
+    let mut builder = CreateImageOptionsBuilder::default().from_image(&repo);
+    builder = match tag.as_deref() {
+        Some(t) => builder.tag(t),
+        None => builder.tag("latest"),
+    };
+    if let Some(p) = platform {
+        builder = builder.platform(p);
+    }
+    let creds = credentials::lookup(&credentials::registry_of(&repo));
+    let mut stream = docker.create_image(Some(builder.build()), None, creds);
+    let mut progress = Progress::new(quiet);
+    while let Some(item) = stream.next().await {
+        let info = match item {
+            Ok(i) => i,
+            Err(e) => {
+                progress.finish();
+                return Err(e);
+            }
+        };
+        if let Some(status) = info.status {
+            let detail = info.progress_detail.as_ref();
+            let current = detail.and_then(|d| d.current).map(|v| v as u64);
+            let total = detail.and_then(|d| d.total).map(|v| v as u64);
+            match info.id.as_deref() {
+                // "latest: Pulling from library/busybox"
+                Some(id) if status.starts_with("Pulling from") => {
+                    progress.update(None, &format!("{id}: {status}"), None, None)
+                }
+                id => progress.update(id, &status, current, total),
+            }
+        }
+    }
+    progress.finish();
     Ok(())
 }
