@@ -112,6 +112,8 @@ pub enum Command {
         #[command(subcommand)]
         command: volume::VolumeCommand,
     },
+    /// List port mappings or a specific mapping for the container
+    Port(container::port::PortArgs),
 }
 
 /// `berth container ...`
@@ -156,6 +158,8 @@ pub enum ContainerCommand {
     Stats(StatsArgs),
     /// Remove all stopped containers
     Prune(ContainerPruneArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(container::port::PortArgs),
 }
 
 /// `berth image ...`
@@ -211,6 +215,7 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
             ContainerCommand::Top(a) => Command::Top(a),
             ContainerCommand::Update(a) => Command::Update(a),
             ContainerCommand::Stats(a) => Command::Stats(a),
+            ContainerCommand::Port(a) => Command::Port(a),
             ContainerCommand::Prune(a) => {
                 return prune::containers(&connect(&host).await?, a).await
             }
@@ -262,6 +267,7 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
         Command::Tag(a) => image::tag::run(&docker, a).await,
         Command::Rmi(a) => image::rm::run(&docker, a).await,
         Command::Pull(a) => image::pull::run(&docker, a).await,
+        Command::Port(a) => container::port::run(&docker, a).await,
         Command::Version(_)
         | Command::Info(_)
         | Command::Container { .. }

@@ -49,9 +49,11 @@ pub fn event(e: &Event) -> Value {
         "scope": "local",
         "time": e.time_nano.div_euclid(1_000_000_000),
         "timeNano": e.time_nano,
-        "status": e.action,
-        "id": e.actor_id,
     });
+    if e.kind != EventType::Network {
+        message["status"] = json!(e.action);
+        message["id"] = json!(e.actor_id);
+    }
     if e.kind == EventType::Container {
         if let Some(image) = e.attributes.get("image") {
             message["from"] = json!(image);
@@ -81,7 +83,7 @@ pub fn event_filter(raw: &str) -> Result<EventFilter, ApiError> {
         }
     }
     let unmatched_types = [
-        "config", "daemon", "network", "node", "plugin", "secret", "service", "volume",
+        "config", "daemon", "node", "plugin", "secret", "service", "volume",
     ]
     .iter()
     .filter(|key| !filters.get(key).is_empty())
@@ -93,6 +95,7 @@ pub fn event_filter(raw: &str) -> Result<EventFilter, ApiError> {
         containers: filters.get("container").to_vec(),
         images: filters.get("image").to_vec(),
         labels: filters.get("label").to_vec(),
+        networks: filters.get("network").to_vec(),
         scopes: filters.get("scope").to_vec(),
         unmatched_types,
     })
