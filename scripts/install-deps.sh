@@ -2,6 +2,7 @@
 # Installs what building and testing Berth needs on Debian 12 (run as root). Idempotent.
 set -euo pipefail
 packages=(busybox-static procps tar)
+packages+=(nftables iproute2 python3)  # networking: berthd runs nft; tests use ip and a python3 UDP echo
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
