@@ -68,6 +68,8 @@ pub struct Daemon {
     pub root: tempfile::TempDir,
     pub socket: PathBuf,
     child: Option<Child>,
+    /// This daemon's own default bridge (removed with its nft table on drop).
+    pub bridge: String,
 }
 
 impl Daemon {
@@ -78,16 +80,34 @@ impl Daemon {
 
     /// Starts berthd with `config` as its daemon.json (dockerd's keys, e.g.
     /// `{"insecure-registries": [..]}` or `{"bip": ".."}`) and imports `busybox:latest`.
+    ///
+    /// Tests run in parallel, each with its own daemon: unless the config names them, every
+    /// daemon gets its own bridge (`bt` + random hex) and a /24 of 10.64.0.0/10 that no host
+    /// route uses, so their bridges, addresses and nft tables never collide.
     pub fn start_with_config(config: &serde_json::Value) -> Daemon {
         let root = tempfile::Builder::new()
             .prefix("berth-e2e-")
             .tempdir_in("/var/tmp")
             .expect("tempdir");
         let socket = root.path().join("berth.sock");
+        let mut config = config.clone();
+        if let Some(object) = config.as_object_mut() {
+            if !object.contains_key("bridge") {
+                object.insert(
+                    "bridge".into(),
+                    serde_json::json!(format!("bt{}", random_hex(8))),
+                );
+            }
+            if !object.contains_key("bip") {
+                object.insert("bip".into(), serde_json::json!(free_test_subnet()));
+            }
+        }
+        let bridge = config["bridge"].as_str().unwrap_or("berth0").to_owned();
         let mut daemon = Daemon {
             root,
             socket,
             child: None,
+            bridge,
         };
         std::fs::write(daemon.root.path().join("daemon.json"), config.to_string())
             .expect("write daemon.json");
@@ -254,6 +274,19 @@ impl Drop for Daemon {
                 let _ = child.wait();
             }
         }
+        if self.bridge != "none" && self.bridge != "berth0" {
+            // The daemon leaves its bridge and table for the next start (as dockerd does);
+            // a test daemon's go with it, and with them any veth still attached.
+            let _ = Command::new("nft")
+                .args(["delete", "table", "ip", &format!("berth_{}", self.bridge)])
+                .stderr(Stdio::null())
+                .status();
+            let _ = Command::new("ip")
+                .args(["link", "del", &self.bridge])
+                .stderr(Stdio::null())
+                .status();
+            remove_docker_user_rules(&self.bridge);
+        }
         // Whatever a failed test left mounted under our root goes too (deepest first).
         let root = self.root.path().to_string_lossy().into_owned();
         let mut mounts: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
@@ -265,6 +298,59 @@ impl Drop for Daemon {
         mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
         for mount in mounts {
             let _ = nix::mount::umount2(mount.as_str(), nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+}
+
+/// Random lowercase hex of `n` characters.
+pub fn random_hex(n: usize) -> String {
+    let uuid = std::fs::read_to_string("/proc/sys/kernel/random/uuid").expect("random uuid");
+    uuid.chars()
+        .filter(char::is_ascii_hexdigit)
+        .take(n)
+        .collect()
+}
+
+/// A `10.x.y.1/24` whose subnet no host route covers.
+pub fn free_test_subnet() -> String {
+    let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+    for _ in 0..1000 {
+        let bytes = u32::from_str_radix(&random_hex(4), 16).unwrap_or(0);
+        let (x, y) = (64 + (bytes >> 8) % 64, bytes % 256);
+        // /proc/net/route shows the destination as a little-endian hex word.
+        let word = format!("{:08X}", u32::from_le_bytes([10, x as u8, y as u8, 0]));
+        if !routes.contains(&word) {
+            return format!("10.{x}.{y}.1/24");
+        }
+    }
+    panic!("no free test subnet in 10.64.0.0/10");
+}
+
+/// Removes what a test daemon inserted into Docker's DOCKER-USER chain for `bridge`.
+fn remove_docker_user_rules(bridge: &str) {
+    let Ok(out) = Command::new("nft")
+        .args(["-a", "list", "chain", "ip", "filter", "DOCKER-USER"])
+        .stderr(Stdio::null())
+        .output()
+    else {
+        return;
+    };
+    let quoted = format!("\"{bridge}\"");
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        if line.contains(&quoted) {
+            if let Some(handle) = line.rsplit("# handle ").next() {
+                let _ = Command::new("nft")
+                    .args([
+                        "delete",
+                        "rule",
+                        "ip",
+                        "filter",
+                        "DOCKER-USER",
+                        "handle",
+                        handle.trim(),
+                    ])
+                    .status();
+            }
         }
     }
 }

@@ -42,6 +42,18 @@ pub struct Flags {
     /// Registry reached over plain HTTP (host, host:port or IPv4 CIDR); repeatable.
     #[arg(long = "insecure-registry")]
     pub insecure_registries: Vec<String>,
+    /// Attach containers to this bridge ("none" disables the default bridge).
+    #[arg(short = 'b', long)]
+    pub bridge: Option<String>,
+    /// The default bridge's address and subnet (CIDR).
+    #[arg(long)]
+    pub bip: Option<String>,
+    /// IPv4 sub-range of the bridge's subnet that containers get addresses from.
+    #[arg(long)]
+    pub fixed_cidr: Option<String>,
+    /// MTU of container interfaces.
+    #[arg(long)]
+    pub mtu: Option<u32>,
 }
 
 /// The resolved configuration.
@@ -56,6 +68,17 @@ pub struct Config {
     pub log_max_file: Option<String>,
     /// registries reached over plain HTTP besides localhost and 127.0.0.0/8
     pub insecure_registries: Vec<String>,
+    /// The default bridge: `bridge`, `bip`, `fixed-cidr`, `mtu`.
+    pub network: NetworkOptions,
+}
+
+/// dockerd's default-bridge options, as given (validated when the engine opens).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NetworkOptions {
+    pub bridge: Option<String>,
+    pub bip: Option<String>,
+    pub fixed_cidr: Option<String>,
+    pub mtu: Option<u32>,
 }
 
 /// daemon.json keys berthd applies.
@@ -69,12 +92,13 @@ const APPLIED_KEYS: &[&str] = &[
     "log-opts",
     "log-driver",
     "insecure-registries",
-];
-/// dockerd keys berthd accepts but does not act on (yet); they are logged, not refused.
-const ACCEPTED_KEYS: &[&str] = &[
     "bridge",
     "bip",
     "fixed-cidr",
+    "mtu",
+];
+/// dockerd keys berthd accepts but does not act on (yet); they are logged, not refused.
+const ACCEPTED_KEYS: &[&str] = &[
     "default-address-pools",
     "registry-mirrors",
     "storage-driver",
@@ -227,6 +251,22 @@ impl Config {
                         .filter_map(|v| v.as_str().map(str::to_owned)),
                 )
                 .collect(),
+            network: NetworkOptions {
+                bridge: flags.bridge.clone().or_else(|| string("bridge")),
+                bip: flags.bip.clone().or_else(|| string("bip")),
+                fixed_cidr: flags.fixed_cidr.clone().or_else(|| string("fixed-cidr")),
+                mtu: match flags.mtu {
+                    Some(mtu) => Some(mtu),
+                    None => match file.get("mtu") {
+                        None => None,
+                        Some(v) => Some(
+                            v.as_u64()
+                                .and_then(|m| u32::try_from(m).ok())
+                                .with_context(|| format!("invalid mtu {v}"))?,
+                        ),
+                    },
+                },
+            },
         };
         Ok((config, warnings))
     }

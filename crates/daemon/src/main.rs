@@ -100,6 +100,12 @@ async fn run(config: Config) -> anyhow::Result<()> {
         runtime_binary,
         log_max_size,
         log_max_file,
+        network: berth_engine::NetworkConfig {
+            bridge: config.network.bridge.clone(),
+            bip: config.network.bip.clone(),
+            fixed_cidr: config.network.fixed_cidr.clone(),
+            mtu: config.network.mtu,
+        },
     })
     .await
     .context("opening the engine state")?;

@@ -31,6 +31,8 @@ pub struct EngineConfig {
     /// Default log rotation, overridable per container.
     pub log_max_size: u64,
     pub log_max_file: u32,
+    /// The default bridge network.
+    pub network: crate::network::NetworkConfig,
 }
 
 /// A live container: its record, and the channels its waiters listen on.
@@ -108,6 +110,10 @@ pub struct Engine {
     /// Serialises volume creation/removal with the creation of containers that use volumes.
     pub(crate) volume_lock: tokio::sync::Mutex<()>,
     pub(crate) execs: ExecTable,
+    /// The default bridge (None when the daemon runs with `bridge: none`).
+    pub(crate) bridge: Option<crate::network::DefaultBridge>,
+    /// The default network's ID (stable across daemon restarts).
+    pub(crate) bridge_network_id: String,
 }
 
 /// Docker's `ps` options, already validated by the daemon.
@@ -140,6 +146,9 @@ impl Engine {
         let images = Arc::new(ImageStore::open(&config.data_root.join("image"))?);
         let store = ContainerStore::open(&config.data_root.join("berth.db"))?;
         let volumes = VolumeStore::open(&config.data_root.join("berth.db"))?;
+        let bridge_network_id = crate::network::network_id(&config.data_root)?;
+        let bridge =
+            crate::network::DefaultBridge::open(&config.network, bridge_network_id.clone())?;
         let engine = Arc::new(Engine {
             config,
             images,
@@ -149,8 +158,20 @@ impl Engine {
             volumes,
             volume_lock: tokio::sync::Mutex::new(()),
             execs: ExecTable::default(),
+            bridge,
+            bridge_network_id,
         });
         let records = engine.store.load_all()?;
+        if let Some(bridge) = &engine.bridge {
+            let running: Vec<(String, crate::network::Attachment)> = records
+                .iter()
+                .filter(|r| r.state.status.is_alive())
+                .filter_map(|r| r.network.clone().map(|a| (r.id.clone(), a)))
+                .collect();
+            if let Err(e) = bridge.restore(&running) {
+                tracing::error!(error = %e, "restoring published ports");
+            }
+        }
         let mut to_recover = Vec::new();
         {
             let mut table = engine.table()?;

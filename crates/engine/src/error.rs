@@ -41,6 +41,8 @@ pub enum Error {
     Database(#[from] rusqlite::Error),
     #[error(transparent)]
     Image(#[from] berth_image::Error),
+    #[error(transparent)]
+    Network(#[from] berth_network::Error),
     #[error("{message}")]
     Internal { message: String },
 }
@@ -56,6 +58,11 @@ impl Error {
             Error::Conflict { .. } => ErrorKind::Conflict,
             Error::InvalidArgument { .. } => ErrorKind::InvalidArgument,
             Error::NotModified { .. } => ErrorKind::NotModified,
+            Error::Network(e) => match e {
+                berth_network::Error::Conflict(_) => ErrorKind::Conflict,
+                berth_network::Error::InvalidArgument(_) => ErrorKind::InvalidArgument,
+                _ => ErrorKind::Internal,
+            },
             Error::Image(e) => match e.kind() {
                 berth_image::ErrorKind::NotFound => ErrorKind::NotFound,
                 berth_image::ErrorKind::Conflict => ErrorKind::Conflict,

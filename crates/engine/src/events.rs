@@ -20,6 +20,7 @@ pub enum EventType {
     Container,
     Image,
     Volume,
+    Network,
 }
 
 impl EventType {
@@ -29,6 +30,7 @@ impl EventType {
             EventType::Container => "container",
             EventType::Image => "image",
             EventType::Volume => "volume",
+            EventType::Network => "network",
         }
     }
 }
@@ -138,6 +140,30 @@ impl crate::engine::Engine {
         });
     }
 
+    /// Publishes a network event (`connect`, `disconnect`, `create`, `destroy`) with Docker's
+    /// attributes: the network's `name` and `type`, and the `container` for (dis)connects.
+    pub(crate) fn emit_network(
+        &self,
+        action: &str,
+        network_id: &str,
+        name: &str,
+        container: Option<&str>,
+    ) {
+        let mut attributes = BTreeMap::new();
+        attributes.insert("name".to_owned(), name.to_owned());
+        attributes.insert("type".to_owned(), "bridge".to_owned());
+        if let Some(container) = container {
+            attributes.insert("container".to_owned(), container.to_owned());
+        }
+        self.events.publish(Event {
+            kind: EventType::Network,
+            action: action.to_owned(),
+            actor_id: network_id.to_owned(),
+            attributes,
+            time_nano: now_nano(),
+        });
+    }
+
     /// Publishes an image event; `name` is the reference involved (Docker's `name` attribute).
     pub fn emit_image(&self, action: &str, id: &str, name: &str) {
         let mut attributes = BTreeMap::new();
@@ -214,9 +240,11 @@ pub struct EventFilter {
     pub labels: Vec<String>,
     /// Volume names (volume events only).
     pub volumes: Vec<String>,
+    /// Network ID prefix or exact name (network events only).
+    pub networks: Vec<String>,
     /// Only `local` events exist here; `swarm` matches nothing.
     pub scopes: Vec<String>,
-    /// Keys of object types Berth emits no events for yet (`volume`, `network`, …): present
+    /// Keys of object types Berth emits no events for yet (`volume`, `plugin`, …): present
     /// means nothing matches, as no event of that type exists.
     pub unmatched_types: Vec<String>,
 }
@@ -240,10 +268,19 @@ impl EventFilter {
             .unwrap_or("");
         let container_ok = self.containers.is_empty()
             || (event.kind == EventType::Container
-                && (fuzzy(&self.containers, &event.actor_id) || fuzzy(&self.containers, name)));
+                && (fuzzy(&self.containers, &event.actor_id) || fuzzy(&self.containers, name)))
+            || (event.kind == EventType::Network
+                && event
+                    .attributes
+                    .get("container")
+                    .is_some_and(|c| fuzzy(&self.containers, c)));
+        let network_ok = self.networks.is_empty()
+            || (event.kind == EventType::Network
+                && (fuzzy(&self.networks, &event.actor_id) || exact(&self.networks, name)));
         let image_name = match event.kind {
             EventType::Image => name,
             EventType::Volume => "",
+            EventType::Network => "",
             EventType::Container => event
                 .attributes
                 .get("image")
@@ -266,6 +303,7 @@ impl EventFilter {
             && exact(&self.scopes, "local")
             && self.unmatched_types.is_empty()
             && container_ok
+            && network_ok
             && image_ok
             && volume_ok
             && labels_ok

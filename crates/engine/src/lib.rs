@@ -12,6 +12,7 @@ mod error;
 mod events;
 mod ids;
 mod logs;
+mod network;
 mod shim;
 mod spec;
 mod store;
@@ -37,6 +38,10 @@ pub use engine::{Engine, EngineConfig, ListOptions};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, EventFilter, EventType, Subscription};
 pub use logs::{LogEntry, LogOptions};
+pub use network::{
+    parse_port_range, Attachment, NetworkConfig, PortBinding, PublishedPort, DEFAULT_BRIDGE,
+    DEFAULT_NETWORK,
+};
 pub use top::TopResult;
 pub use volume::{
     Volume, VolumeCreate, VolumeFilters, VolumePruned, ANONYMOUS_LABEL, LOCAL_DRIVER,

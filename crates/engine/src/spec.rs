@@ -36,6 +36,7 @@ pub fn build(
     rootfs: &Path,
     user: &ResolvedUser,
     etc: &EtcFiles<'_>,
+    netns: Option<&Path>,
 ) -> Result<Spec> {
     let host = &container.spec.host;
     let capabilities = capabilities(host.privileged, &host.cap_add, &host.cap_drop)?;
@@ -47,8 +48,11 @@ pub fn build(
         json!({"type": "uts"}),
         json!({"type": "mount"}),
     ];
-    if container.spec.host.network_mode != NetworkMode::Host {
-        namespaces.push(json!({"type": "network"}));
+    match (netns, &container.spec.host.network_mode) {
+        // A namespace the engine prepared (veth, address, routes already in it).
+        (Some(path), _) => namespaces.push(json!({"type": "network", "path": path})),
+        (None, NetworkMode::Host) => {}
+        (None, _) => namespaces.push(json!({"type": "network"})),
     }
 
     let mut mounts: Vec<Value> = to_values(&defaults::default_mounts(), "mounts")?;

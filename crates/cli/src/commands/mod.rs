@@ -132,6 +132,8 @@ pub enum Command {
         #[command(subcommand)]
         command: volume::VolumeCommand,
     },
+    /// List port mappings or a specific mapping for the container
+    Port(container::port::PortArgs),
 }
 
 /// `berth container ...`
@@ -182,6 +184,8 @@ pub enum ContainerCommand {
     Commit(container::commit::CommitArgs),
     /// Export a container's filesystem as a tar archive
     Export(container::commit::ExportArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(container::port::PortArgs),
 }
 
 /// `berth image ...`
@@ -248,6 +252,7 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
             ContainerCommand::Stats(a) => Command::Stats(a),
             ContainerCommand::Commit(a) => Command::Commit(a),
             ContainerCommand::Export(a) => Command::Export(a),
+            ContainerCommand::Port(a) => Command::Port(a),
             ContainerCommand::Prune(a) => {
                 return prune::containers(&connect(&host).await?, a).await
             }
@@ -313,6 +318,7 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
         Command::Commit(a) => container::commit::commit(&docker, a).await,
         Command::Export(a) => container::commit::export(&docker, a).await,
         Command::History(a) => image::history::run(&docker, a).await,
+        Command::Port(a) => container::port::run(&docker, a).await,
         Command::Version(_)
         | Command::Info(_)
         | Command::Container { .. }

@@ -49,9 +49,11 @@ pub fn event(e: &Event) -> Value {
         "scope": "local",
         "time": e.time_nano.div_euclid(1_000_000_000),
         "timeNano": e.time_nano,
-        "status": e.action,
-        "id": e.actor_id,
     });
+    if e.kind != EventType::Network {
+        message["status"] = json!(e.action);
+        message["id"] = json!(e.actor_id);
+    }
     if e.kind == EventType::Container {
         if let Some(image) = e.attributes.get("image") {
             message["from"] = json!(image);
@@ -81,7 +83,7 @@ pub fn event_filter(raw: &str) -> Result<EventFilter, ApiError> {
         }
     }
     let unmatched_types = [
-        "config", "daemon", "network", "node", "plugin", "secret", "service",
+        "config", "daemon", "node", "plugin", "secret", "service",
     ]
     .iter()
     .filter(|key| !filters.get(key).is_empty())
@@ -94,6 +96,7 @@ pub fn event_filter(raw: &str) -> Result<EventFilter, ApiError> {
         images: filters.get("image").to_vec(),
         labels: filters.get("label").to_vec(),
         volumes: filters.get("volume").to_vec(),
+        networks: filters.get("network").to_vec(),
         scopes: filters.get("scope").to_vec(),
         unmatched_types,
     })
@@ -129,8 +132,8 @@ mod tests {
     fn unknown_filter_keys_and_types_are_refused() {
         assert!(event_filter(r#"{"colour":["red"]}"#).is_err());
         assert!(event_filter(r#"{"type":["boat"]}"#).is_err());
-        let f = event_filter(r#"{"type":["container"],"event":["die"],"network":["v"]}"#).unwrap();
+        let f = event_filter(r#"{"type":["container"],"event":["die"],"plugin":["v"]}"#).unwrap();
         assert_eq!(f.types, ["container"]);
-        assert_eq!(f.unmatched_types, ["network"]);
+        assert_eq!(f.unmatched_types, ["plugin"]);
     }
 }

@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use crate::error::ApiError;
 
 mod events;
+mod network;
 mod stats;
 mod update;
 
@@ -71,6 +72,11 @@ pub fn create_body(
         attach_stderr: body.attach_stderr.unwrap_or(false),
         stop_signal: body.stop_signal.filter(|s| !s.is_empty()),
         stop_timeout: body.stop_timeout,
+        exposed_ports: {
+            let mut ports: Vec<String> = body.exposed_ports.unwrap_or_default();
+            ports.sort();
+            ports
+        },
         host,
     })
 }
@@ -82,11 +88,6 @@ fn host_spec(hc: HostConfig, anonymous: &[String]) -> Result<HostSpec, ApiError>
             "{what} is not supported by this version of berthd yet"
         ))
     };
-    if hc.port_bindings.as_ref().is_some_and(|p| !p.is_empty())
-        || hc.publish_all_ports == Some(true)
-    {
-        return Err(unsupported("publishing ports (-p/-P)"));
-    }
     if hc.links.as_ref().is_some_and(|l| !l.is_empty()) {
         return Err(unsupported("--link"));
     }
@@ -228,6 +229,8 @@ fn host_spec(hc: HostConfig, anonymous: &[String]) -> Result<HostSpec, ApiError>
         tmpfs: tmpfs.into_iter().collect(),
         volumes_from: hc.volumes_from.unwrap_or_default(),
         mounts: mount_requests,
+        port_bindings: network::port_bindings(hc.port_bindings)?,
+        publish_all_ports: hc.publish_all_ports.unwrap_or(false),
     })
 }
 
@@ -291,25 +294,12 @@ fn exposed_ports(c: &Container) -> Value {
 }
 
 fn network_settings(c: &Container) -> Value {
-    let mode = c.spec.host.network_mode.as_str();
-    json!({
-        "Bridge": "",
-        "SandboxID": "",
-        "SandboxKey": "",
-        "Ports": {},
-        "HairpinMode": false,
-        "LinkLocalIPv6Address": "",
-        "LinkLocalIPv6PrefixLen": 0,
-        "Networks": {
-            mode: {
-                "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "", "NetworkID": "",
-                "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
-                "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DriverOpts": null, "DNSNames": null,
-            }
-        },
-        "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": "",
-        "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPv6Gateway": "",
-    })
+    let network_id = c
+        .network
+        .as_ref()
+        .map(|a| a.network_id.as_str())
+        .unwrap_or("");
+    network::network_settings(c, network_id)
 }
 
 fn host_config(c: &Container) -> Value {
@@ -328,7 +318,7 @@ fn host_config(c: &Container) -> Value {
         "ContainerIDFile": "",
         "LogConfig": {"Type": "json-file", "Config": log_config},
         "NetworkMode": h.network_mode.as_str(),
-        "PortBindings": {},
+        "PortBindings": network::host_config_port_bindings(c),
         "RestartPolicy": {"Name": if h.restart_policy.name.is_empty() { "no" } else { h.restart_policy.name.as_str() }, "MaximumRetryCount": h.restart_policy.maximum_retry_count},
         "AutoRemove": h.auto_remove,
         "VolumeDriver": "",
@@ -343,7 +333,7 @@ fn host_config(c: &Container) -> Value {
         "OomScoreAdj": 0,
         "PidMode": "",
         "Privileged": h.privileged,
-        "PublishAllPorts": false,
+        "PublishAllPorts": h.publish_all_ports,
         "ReadonlyRootfs": h.readonly_rootfs,
         "SecurityOpt": if h.security_opt.is_empty() { Value::Null } else { json!(h.security_opt) },
         "UTSMode": "",
@@ -451,7 +441,7 @@ pub fn summary(c: &Container) -> Value {
         "ImageID": c.image_id,
         "Command": command_line(c),
         "Created": c.created.timestamp(),
-        "Ports": [],
+        "Ports": network::summary_ports(c),
         "Labels": c.labels,
         "State": c.state.status.as_str(),
         "Status": status_text(c, Utc::now()),
@@ -706,6 +696,7 @@ mod tests {
             stop_signal: "SIGTERM".into(),
             state: Default::default(),
             mount_points: vec![],
+            network: None,
         }
     }
 

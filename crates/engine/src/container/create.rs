@@ -269,7 +269,20 @@ fn merge(
             .unwrap_or_default(),
         hostname,
         labels,
-        exposed_ports: config.exposed_ports().clone().unwrap_or_default(),
+        exposed_ports: {
+            let mut ports = config.exposed_ports().clone().unwrap_or_default();
+            for port in &spec.exposed_ports {
+                let port = if port.contains('/') {
+                    port.clone()
+                } else {
+                    format!("{port}/tcp")
+                };
+                if !ports.contains(&port) {
+                    ports.push(port);
+                }
+            }
+            ports
+        },
         volumes: config.volumes().clone().unwrap_or_default(),
         stop_signal: spec
             .stop_signal
@@ -278,6 +291,7 @@ fn merge(
             .unwrap_or_else(|| "SIGTERM".to_owned()),
         state: State::default(),
         mount_points: Vec::new(),
+        network: None,
     })
 }
 

@@ -30,6 +30,9 @@ pub struct ContainerSpec {
     pub attach_stderr: bool,
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<i64>,
+    /// `--expose` and `-p` ports (`80/tcp`), added to the image's.
+    #[serde(default)]
+    pub exposed_ports: Vec<String>,
     pub host: HostSpec,
 }
 
@@ -77,6 +80,12 @@ pub struct HostSpec {
     /// Every mount asked for (from Binds, Mounts, Tmpfs and Config.Volumes), parsed.
     #[serde(default)]
     pub mounts: Vec<MountRequest>,
+    /// `-p` bindings, one per container port and host binding.
+    #[serde(default)]
+    pub port_bindings: Vec<crate::network::PortBinding>,
+    /// `-P`: publish every exposed port on a free host port.
+    #[serde(default)]
+    pub publish_all_ports: bool,
 }
 
 /// What a container mount is backed by.
@@ -175,8 +184,8 @@ pub enum SeccompMode {
 /// The container's network namespace.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum NetworkMode {
-    /// Docker's default bridge. Until bridge networking lands this is a private namespace with
-    /// only loopback, like `none`, but it reports itself as `bridge`.
+    /// Docker's default bridge: a private namespace with a veth on the daemon's bridge (or
+    /// loopback only when the daemon runs with `bridge: none`).
     #[default]
     Bridge,
     None,
@@ -309,6 +318,9 @@ pub struct Container {
     /// The resolved mounts, in the order they are mounted.
     #[serde(default)]
     pub mount_points: Vec<MountPoint>,
+    /// Where the running container is attached (None when stopped or not on a network).
+    #[serde(default)]
+    pub network: Option<crate::network::Attachment>,
 }
 
 impl Container {

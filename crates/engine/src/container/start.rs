@@ -9,6 +9,7 @@ use chrono::Utc;
 use crate::container::model::{Container, MountKind, NetworkMode, Status};
 use crate::engine::{Engine, Handle};
 use crate::error::{Error, Result};
+use crate::network::{self, Attachment};
 use crate::shim::{self, ShimLaunch, Started};
 use crate::spec::{self, EtcFiles};
 use crate::user;
@@ -64,8 +65,10 @@ impl Engine {
             .await
             .map_err(|e| Error::internal(format!("start task: {e}")))?;
         match launched {
-            Ok(started) => {
+            Ok((started, attachment)) => {
+                let connected = attachment.is_some();
                 let record = handle.update(|c| {
+                    c.network = attachment;
                     c.state.status = Status::Running;
                     c.state.pid = started.pid;
                     c.state.shim_pid = started.shim_pid;
@@ -81,6 +84,14 @@ impl Engine {
                 self.watch_shim(handle.clone(), started.shim_pid);
                 handle.starts.send_modify(|n| *n += 1);
                 self.emit_volume_mounts(&record, "mount");
+                if connected {
+                    self.emit_network(
+                        "connect",
+                        &self.bridge_network_id,
+                        crate::network::DEFAULT_NETWORK,
+                        Some(&record.id),
+                    );
+                }
                 self.emit_container(&record, "start", &[]);
                 Ok(())
             }
@@ -116,7 +127,7 @@ impl Engine {
 
     /// Everything between "start requested" and "process running". Blocking. On failure the
     /// rootfs is unmounted again and the bundle removed.
-    fn launch(&self, container: &Container) -> Result<Started> {
+    fn launch(&self, container: &Container) -> Result<(Started, Option<Attachment>)> {
         let id = &container.id;
         let run_dir = self.run_dir(id);
         let rootfs = self.rootfs_dir(id);
@@ -180,18 +191,53 @@ impl Engine {
         Ok(())
     }
 
-    fn launch_mounted(&self, container: &Container, rootfs: &Path) -> Result<Started> {
+    /// Sets up the container's network (default bridge), launches it, and undoes the network
+    /// setup if the launch fails. The namespace descriptor is closed once the container runs
+    /// in it: from then on the container keeps it alive, and its end tears it down.
+    fn launch_mounted(
+        &self,
+        container: &Container,
+        rootfs: &Path,
+    ) -> Result<(Started, Option<Attachment>)> {
+        let bridge = self
+            .bridge
+            .as_ref()
+            .filter(|_| network::uses_default_bridge(container));
+        let Some(bridge) = bridge else {
+            return Ok((self.launch_in(container, rootfs, None)?, None));
+        };
+        let began = std::time::Instant::now();
+        let prepared = bridge.prepare(container)?;
+        tracing::debug!(container = %container.id, network_us = began.elapsed().as_micros() as u64, "network prepared");
+        match self.launch_in(container, rootfs, Some(&prepared)) {
+            Ok(started) => Ok((started, Some(prepared.attachment))),
+            Err(e) => {
+                if let Err(release) = bridge.release(&container.id, &prepared.attachment, true) {
+                    tracing::warn!(container = %container.id, error = %release, "releasing network after a failed start");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn launch_in(
+        &self,
+        container: &Container,
+        rootfs: &Path,
+        network: Option<&network::Prepared>,
+    ) -> Result<Started> {
         let id = &container.id;
         let dir = self.container_dir(id);
         let began = std::time::Instant::now();
-        let etc = write_etc_files(&dir, container)?;
+        let etc = write_etc_files(&dir, container, network.map(|n| &n.attachment))?;
         let user = user::resolve(rootfs, &container.user)?;
         let files = EtcFiles {
             hostname: &etc[0],
             hosts: &etc[1],
             resolv_conf: &etc[2],
         };
-        let oci = spec::build(container, rootfs, &user, &files)?;
+        let netns_path = network.map(|n| n.netns.path());
+        let oci = spec::build(container, rootfs, &user, &files, netns_path.as_deref())?;
         let spec_ready = began.elapsed();
         let bundle = self.run_dir(id);
         let config_path = bundle.join("config.json");
@@ -242,7 +288,11 @@ fn docker_start_message(path: &str, detail: &str, exit_code: i64) -> String {
 
 /// Writes `hostname`, `hosts` and `resolv.conf` into the container's directory; they are
 /// bind-mounted over the image's files, as Docker does.
-fn write_etc_files(dir: &Path, container: &Container) -> Result<[std::path::PathBuf; 3]> {
+fn write_etc_files(
+    dir: &Path,
+    container: &Container,
+    attachment: Option<&Attachment>,
+) -> Result<[std::path::PathBuf; 3]> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
     let host_mode = container.spec.host.network_mode == NetworkMode::Host;
     let hostname = if host_mode {
@@ -255,7 +305,22 @@ fn write_etc_files(dir: &Path, container: &Container) -> Result<[std::path::Path
     let hosts = if host_mode {
         std::fs::read_to_string("/etc/hosts").unwrap_or_default()
     } else {
-        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n".to_owned()
+        let mut hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n".to_owned();
+        if let Some(attachment) = attachment {
+            // Docker's entry for the container itself: its address, hostname (FQDN first
+            // with --domainname).
+            let names = match container
+                .spec
+                .domainname
+                .as_deref()
+                .filter(|d| !d.is_empty())
+            {
+                Some(domain) => format!("{hostname}.{domain} {hostname}"),
+                None => hostname.clone(),
+            };
+            hosts.push_str(&format!("{}\t{names}\n", attachment.ip));
+        }
+        hosts
     };
     let resolv = resolv_conf(
         &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),

@@ -8,6 +8,7 @@ pub mod logs;
 pub mod mount_opt;
 pub mod opts;
 pub mod pause;
+pub mod port;
 pub mod ps;
 pub mod rm;
 pub mod run;

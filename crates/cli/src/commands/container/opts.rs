@@ -325,11 +325,18 @@ pub fn parse_restart(s: &str) -> Result<RestartPolicy> {
 }
 
 /// `-p [ip:][hostPort:]containerPort[/proto]` -> (exposed port key, binding).
-pub fn parse_publish(s: &str) -> Result<(String, PortBinding)> {
+/// One `-p` value, in every form Docker accepts: `containerPort`, `hostPort:containerPort`,
+/// `ip:hostPort:containerPort`, `ip::containerPort`, ranges on either side (`8000-8001:80-81`
+/// maps pairwise; `8000-8010:80` lets the daemon pick a free port of the range), and a
+/// `/tcp` or `/udp` suffix. Returns one `(port/proto, binding)` per container port.
+pub fn parse_publish(s: &str) -> Result<Vec<(String, PortBinding)>> {
     let (spec, proto) = match s.rsplit_once('/') {
-        Some((a, p)) => (a, p),
-        None => (s, "tcp"),
+        Some((a, p)) => (a, p.to_ascii_lowercase()),
+        None => (s, "tcp".to_owned()),
     };
+    if !["tcp", "udp", "sctp"].contains(&proto.as_str()) {
+        bail!("invalid proto: {proto}");
+    }
     let parts: Vec<&str> = if spec.starts_with('[') {
         // [ipv6]:host:container
         let end = spec
@@ -349,16 +356,53 @@ pub fn parse_publish(s: &str) -> Result<(String, PortBinding)> {
         [ip, h, c] => (*ip, *h, *c),
         _ => bail!("invalid port format: {s}"),
     };
-    if container.is_empty() || container.parse::<u32>().is_err() {
-        bail!("invalid containerPort: {container}");
+    let ip = ip.trim_matches(|c| c == '[' || c == ']');
+    if !ip.is_empty() && ip.parse::<std::net::IpAddr>().is_err() {
+        bail!("invalid IP address: {ip}");
     }
-    Ok((
-        format!("{container}/{proto}"),
-        PortBinding {
-            host_ip: Some(ip.trim_matches(|c| c == '[' || c == ']').to_string()),
-            host_port: Some(host.to_string()),
-        },
-    ))
+    let range = |text: &str, what: &str| -> Result<(u32, u32)> {
+        let (a, b) = text.split_once('-').unwrap_or((text, text));
+        let a: u32 = a.parse().map_err(|_| anyhow!("invalid {what}: {text}"))?;
+        let b: u32 = b.parse().map_err(|_| anyhow!("invalid {what}: {text}"))?;
+        if a == 0 || b > 65535 || b < a {
+            bail!("invalid {what}: {text}");
+        }
+        Ok((a, b))
+    };
+    if container.is_empty() {
+        bail!("no port specified: {s}<empty>");
+    }
+    let (c_first, c_last) = range(container, "containerPort")?;
+    let host_range = if host.is_empty() {
+        None
+    } else {
+        Some(range(host, "hostPort")?)
+    };
+    let count = c_last - c_first + 1;
+    let mut out = Vec::new();
+    for (n, port) in (c_first..=c_last).enumerate() {
+        let host_port = match host_range {
+            None => String::new(),
+            // One container port onto a host range: the daemon picks a free one of them.
+            Some((h_first, h_last)) if count == 1 && h_last > h_first => {
+                format!("{h_first}-{h_last}")
+            }
+            Some((h_first, h_last)) if h_last - h_first + 1 == count => {
+                (h_first + n as u32).to_string()
+            }
+            Some(_) => bail!(
+                "invalid ranges specified for container and host Ports: {container} and {host}"
+            ),
+        };
+        out.push((
+            format!("{port}/{proto}"),
+            PortBinding {
+                host_ip: Some(ip.to_string()),
+                host_port: Some(host_port),
+            },
+        ));
+    }
+    Ok(out)
 }
 
 fn kv_map(items: &[String]) -> HashMap<String, String> {
@@ -411,15 +455,16 @@ impl ContainerOpts {
         let mut exposed: Vec<String> = Vec::new();
         let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
         for p in &self.publish {
-            let (key, binding) = parse_publish(p)?;
-            if !exposed.contains(&key) {
-                exposed.push(key.clone());
+            for (key, binding) in parse_publish(p)? {
+                if !exposed.contains(&key) {
+                    exposed.push(key.clone());
+                }
+                bindings
+                    .entry(key)
+                    .or_insert_with(|| Some(Vec::new()))
+                    .get_or_insert_with(Vec::new)
+                    .push(binding);
             }
-            bindings
-                .entry(key)
-                .or_insert_with(|| Some(Vec::new()))
-                .get_or_insert_with(Vec::new)
-                .push(binding);
         }
         for e in &self.expose {
             let key = if e.contains('/') {
@@ -603,13 +648,38 @@ mod tests {
 
     #[test]
     fn publish() {
-        let (k, b) = parse_publish("8080:80").unwrap();
+        let one = |s: &str| parse_publish(s).unwrap().remove(0);
+        let (k, b) = one("8080:80");
         assert_eq!(k, "80/tcp");
         assert_eq!(b.host_port.as_deref(), Some("8080"));
-        let (k, b) = parse_publish("127.0.0.1:53:53/udp").unwrap();
+        let (k, b) = one("127.0.0.1:53:53/udp");
         assert_eq!(k, "53/udp");
         assert_eq!(b.host_ip.as_deref(), Some("127.0.0.1"));
-        assert!(parse_publish("a:b:c:d").is_err());
+        let (k, b) = one("127.0.0.1::80");
+        assert_eq!((k.as_str(), b.host_port.as_deref()), ("80/tcp", Some("")));
+        let (k, b) = one("80");
+        assert_eq!((k.as_str(), b.host_port.as_deref()), ("80/tcp", Some("")));
+        let pairs = parse_publish("8000-8001:80-81/udp").unwrap();
+        assert_eq!(pairs.len(), 2);
+        assert_eq!(pairs[1].0, "81/udp");
+        assert_eq!(pairs[1].1.host_port.as_deref(), Some("8001"));
+        assert_eq!(
+            one("9000-9010:80").1.host_port.as_deref(),
+            Some("9000-9010")
+        );
+        assert_eq!(parse_publish("80-82").unwrap().len(), 3);
+        for bad in [
+            "a:b:c:d",
+            "8080:http",
+            "0",
+            "70000",
+            "80/icmp",
+            "8000-8002:80-81",
+            "1.2.3:80:80",
+            "90-80:80",
+        ] {
+            assert!(parse_publish(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

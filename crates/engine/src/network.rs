@@ -1,0 +1,439 @@
+//! The default bridge network: its configuration, address bookkeeping, and what a container
+//! on it gets at start (namespace, veth, address, published ports) and gives back at exit.
+//!
+//! State: a running container's [`Attachment`] is persisted in its record (SQLite); the set of
+//! used addresses and the host port reservations are rebuilt from those records when the daemon
+//! starts, and the nftables table is recreated from them in one transaction (so a crash leaves
+//! no orphan rules and a restart adds no duplicates).
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::Ipv4Addr;
+use std::sync::Mutex;
+
+use berth_network::bridge::Bridge;
+use berth_network::firewall::{Firewall, PortMapping, Protocol};
+use berth_network::ipam::{self, Subnet};
+use berth_network::netns::NetNs;
+use berth_network::ports::{self, Reservation};
+use serde::{Deserialize, Serialize};
+
+use crate::container::model::{Container, NetworkMode};
+use crate::error::{Error, Result};
+
+/// The name Docker gives the default network.
+pub const DEFAULT_NETWORK: &str = "bridge";
+/// The default bridge interface.
+pub const DEFAULT_BRIDGE: &str = "berth0";
+
+/// dockerd's networking options (`--bridge`, `--bip`, `--fixed-cidr`, `--mtu`).
+#[derive(Debug, Clone, Default)]
+pub struct NetworkConfig {
+    /// Bridge interface; `None` = `berth0`; `"none"` disables the default bridge (containers
+    /// on it get loopback only).
+    pub bridge: Option<String>,
+    /// The bridge's address and subnet (`10.1.0.1/24`); default: the first of Docker's pools
+    /// that overlaps no host route (or the address an existing bridge already has).
+    pub bip: Option<String>,
+    /// The sub-range containers get addresses from.
+    pub fixed_cidr: Option<String>,
+    pub mtu: Option<u32>,
+}
+
+/// One `-p`: `host_ip:host_port:container_port/protocol` as requested.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortBinding {
+    pub container_port: u16,
+    /// `tcp` or `udp`.
+    pub protocol: String,
+    /// Empty: every address.
+    pub host_ip: String,
+    /// Empty: a free port; `N`; or a range `N-M` (the first free one is taken).
+    pub host_port: String,
+}
+
+/// A published port as it was set up (Docker's NetworkSettings.Ports entry).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishedPort {
+    pub container_port: u16,
+    pub protocol: String,
+    /// `0.0.0.0` for every address.
+    pub host_ip: String,
+    pub host_port: u16,
+}
+
+/// A running container's place on a network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub network: String,
+    pub network_id: String,
+    pub bridge: String,
+    pub endpoint_id: String,
+    pub ip: Ipv4Addr,
+    pub prefix: u8,
+    pub gateway: Ipv4Addr,
+    pub mac: String,
+    pub host_veth: String,
+    pub ports: Vec<PublishedPort>,
+}
+
+/// The default bridge as this daemon runs it.
+pub(crate) struct DefaultBridge {
+    pub bridge: Bridge,
+    pub firewall: Firewall,
+    pub range: Subnet,
+    /// The network's ID (Docker's NetworkID of `bridge`).
+    pub id: String,
+    state: Mutex<BridgeState>,
+}
+
+#[derive(Default)]
+struct BridgeState {
+    used: BTreeSet<Ipv4Addr>,
+    reservations: HashMap<String, Vec<Reservation>>,
+}
+
+/// What `prepare` set up for a start; hand it to `commit` or `rollback`.
+pub(crate) struct Prepared {
+    pub netns: NetNs,
+    pub attachment: Attachment,
+}
+
+impl DefaultBridge {
+    /// Creates (or adopts) the bridge and recreates the firewall table. Blocking.
+    pub fn open(config: &NetworkConfig, id: String) -> Result<Option<DefaultBridge>> {
+        let name = config
+            .bridge
+            .clone()
+            .unwrap_or_else(|| DEFAULT_BRIDGE.to_owned());
+        if name == "none" {
+            return Ok(None);
+        }
+        if name.is_empty() || name.len() > 15 || name.contains(['/', ' ']) {
+            return Err(Error::invalid(format!("invalid bridge name {name:?}")));
+        }
+        let (subnet, gateway) = match &config.bip {
+            Some(bip) => {
+                let subnet: Subnet = bip.parse()?;
+                if subnet.address == subnet.network() {
+                    return Err(Error::invalid(format!(
+                        "bip {bip} is a network address, give the bridge's own address (like {}/{})",
+                        subnet.first_host(),
+                        subnet.prefix
+                    )));
+                }
+                (subnet.canonical(), subnet.address)
+            }
+            None => match bridge_address(&name) {
+                Some(existing) => (existing.canonical(), existing.address),
+                None => {
+                    let subnet = ipam::pick_default_subnet(&ipam::host_routes())?;
+                    (subnet, subnet.first_host())
+                }
+            },
+        };
+        let range = match &config.fixed_cidr {
+            Some(cidr) => {
+                let range: Subnet = cidr.parse()?;
+                if !subnet.contains(range.network()) || range.prefix < subnet.prefix {
+                    return Err(Error::invalid(format!(
+                        "fixed-cidr {cidr} is not inside the bridge's subnet {subnet}"
+                    )));
+                }
+                range.canonical()
+            }
+            None => subnet,
+        };
+        let table = if name == DEFAULT_BRIDGE {
+            "berth".to_owned()
+        } else {
+            format!("berth_{name}")
+        };
+        let bridge = Bridge {
+            name: name.clone(),
+            subnet,
+            gateway,
+            mtu: config.mtu.unwrap_or(1500),
+        };
+        bridge.ensure()?;
+        let firewall = Firewall {
+            table,
+            bridge: name,
+            subnet,
+            internal: false,
+        };
+        firewall.setup()?;
+        Ok(Some(DefaultBridge {
+            bridge,
+            firewall,
+            range,
+            id,
+            state: Mutex::new(BridgeState::default()),
+        }))
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, BridgeState> {
+        match self.state.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Re-adopts the attachments of containers still running after a daemon restart: their
+    /// addresses are marked used, their host ports reserved again, and their rules re-added in
+    /// one transaction. Blocking.
+    pub fn restore(&self, running: &[(String, Attachment)]) -> Result<()> {
+        let mut mappings = Vec::new();
+        let mut state = self.state();
+        for (id, attachment) in running {
+            state.used.insert(attachment.ip);
+            let mut held = Vec::new();
+            for port in &attachment.ports {
+                let mapping = to_mapping(attachment.ip, port)?;
+                match ports::reserve(mapping.host_ip, port.host_port, mapping.protocol) {
+                    Ok(reservation) => held.push(reservation),
+                    Err(e) => {
+                        tracing::warn!(container = %id, error = %e, "re-reserving a published port")
+                    }
+                }
+                mappings.push(mapping);
+            }
+            state.reservations.insert(id.clone(), held);
+        }
+        drop(state);
+        Ok(self.firewall.publish(&mappings)?)
+    }
+
+    /// Gives a starting container its namespace, veth, address and published ports. On
+    /// failure everything done so far is undone. Blocking.
+    pub fn prepare(&self, container: &Container) -> Result<Prepared> {
+        let bindings = wanted_bindings(container)?;
+        let ip = {
+            let mut state = self.state();
+            let ip = ipam::allocate(
+                &self.bridge.subnet,
+                &self.range,
+                self.bridge.gateway,
+                &state.used,
+            )?;
+            state.used.insert(ip);
+            ip
+        };
+        let result = self.prepare_with(container, ip, &bindings);
+        if result.is_err() {
+            self.state().used.remove(&ip);
+        }
+        result
+    }
+
+    fn prepare_with(
+        &self,
+        container: &Container,
+        ip: Ipv4Addr,
+        bindings: &[PortBinding],
+    ) -> Result<Prepared> {
+        // Reserve host ports first: a conflict is the likeliest failure and costs nothing to
+        // undo (dropping the sockets).
+        let mut held = Vec::new();
+        let mut published = Vec::new();
+        for binding in bindings {
+            let (reservation, port) = reserve_binding(binding, container)?;
+            held.push(reservation);
+            published.push(port);
+        }
+        let netns = NetNs::create()?;
+        let endpoint = self.bridge.attach(&netns, ip, None)?;
+        let mappings: Vec<PortMapping> = published
+            .iter()
+            .map(|p| to_mapping(ip, p))
+            .collect::<Result<_>>()?;
+        if let Err(e) = self.firewall.publish(&mappings) {
+            let _ = berth_network::bridge::delete_veth(&endpoint.host_veth);
+            return Err(e.into());
+        }
+        self.state().reservations.insert(container.id.clone(), held);
+        let mac = endpoint
+            .mac
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(":");
+        Ok(Prepared {
+            netns,
+            attachment: Attachment {
+                network: DEFAULT_NETWORK.to_owned(),
+                network_id: self.id.clone(),
+                bridge: self.bridge.name.clone(),
+                endpoint_id: crate::ids::new_id()?,
+                ip,
+                prefix: self.bridge.subnet.prefix,
+                gateway: self.bridge.gateway,
+                mac,
+                host_veth: endpoint.host_veth,
+                ports: published,
+            },
+        })
+    }
+
+    /// Releases what a container's attachment holds: its rules, host ports and address. The
+    /// veth goes with the namespace (the kernel deletes both ends when the container's last
+    /// process is gone); it is deleted here only if `delete_veth` (a start that failed).
+    /// Blocking when the container published ports (one `nft` transaction).
+    pub fn release(&self, id: &str, attachment: &Attachment, delete_veth: bool) -> Result<()> {
+        let mappings: Vec<PortMapping> = attachment
+            .ports
+            .iter()
+            .filter_map(|p| to_mapping(attachment.ip, p).ok())
+            .collect();
+        let unpublished = self.firewall.unpublish(&mappings);
+        {
+            let mut state = self.state();
+            state.reservations.remove(id);
+            state.used.remove(&attachment.ip);
+        }
+        if delete_veth {
+            berth_network::bridge::delete_veth(&attachment.host_veth)?;
+        }
+        Ok(unpublished?)
+    }
+}
+
+/// The address the bridge already has, when it exists (kept across daemon restarts).
+fn bridge_address(name: &str) -> Option<Subnet> {
+    let addrs = nix::ifaddrs::getifaddrs().ok()?;
+    for ifa in addrs {
+        if ifa.interface_name != name {
+            continue;
+        }
+        let (Some(address), Some(mask)) = (ifa.address, ifa.netmask) else {
+            continue;
+        };
+        let (Some(address), Some(mask)) = (address.as_sockaddr_in(), mask.as_sockaddr_in()) else {
+            continue;
+        };
+        return Some(Subnet {
+            address: address.ip(),
+            prefix: u32::from(mask.ip()).count_ones() as u8,
+        });
+    }
+    None
+}
+
+/// `-p` bindings, plus one per EXPOSEd port for `-P` (random host port) unless bound already.
+pub(crate) fn wanted_bindings(container: &Container) -> Result<Vec<PortBinding>> {
+    let host = &container.spec.host;
+    let mut bindings = host.port_bindings.clone();
+    if host.publish_all_ports {
+        for exposed in &container.exposed_ports {
+            let (port, protocol) = exposed.split_once('/').unwrap_or((exposed, "tcp"));
+            let Ok(port) = port.parse::<u16>() else {
+                continue;
+            };
+            if protocol != "tcp" && protocol != "udp" {
+                continue;
+            }
+            if !bindings
+                .iter()
+                .any(|b| b.container_port == port && b.protocol == protocol)
+            {
+                bindings.push(PortBinding {
+                    container_port: port,
+                    protocol: protocol.to_owned(),
+                    host_ip: String::new(),
+                    host_port: String::new(),
+                });
+            }
+        }
+    }
+    Ok(bindings)
+}
+
+fn protocol(name: &str) -> Result<Protocol> {
+    match name {
+        "tcp" | "" => Ok(Protocol::Tcp),
+        "udp" => Ok(Protocol::Udp),
+        other => Err(Error::invalid(format!("invalid proto: {other}"))),
+    }
+}
+
+fn host_ip(text: &str) -> Result<Option<Ipv4Addr>> {
+    if text.is_empty() || text == "0.0.0.0" {
+        return Ok(None);
+    }
+    text.parse()
+        .map(Some)
+        .map_err(|_| Error::invalid(format!("invalid IP address: {text}")))
+}
+
+fn to_mapping(container_ip: Ipv4Addr, port: &PublishedPort) -> Result<PortMapping> {
+    Ok(PortMapping {
+        host_ip: host_ip(&port.host_ip)?,
+        host_port: port.host_port,
+        protocol: protocol(&port.protocol)?,
+        container_ip,
+        container_port: port.container_port,
+    })
+}
+
+/// Reserves the host port of one binding (the first free one of a range; any free one when
+/// none was given).
+fn reserve_binding(
+    binding: &PortBinding,
+    container: &Container,
+) -> Result<(Reservation, PublishedPort)> {
+    let proto = protocol(&binding.protocol)?;
+    let ip = host_ip(&binding.host_ip)?;
+    let (first, last) = parse_port_range(&binding.host_port)?;
+    let mut last_error = None;
+    for port in first..=last {
+        match ports::reserve(ip, port, proto) {
+            Ok(reservation) => {
+                let published = PublishedPort {
+                    container_port: binding.container_port,
+                    protocol: proto.as_str().to_owned(),
+                    host_ip: ip.unwrap_or(Ipv4Addr::UNSPECIFIED).to_string(),
+                    host_port: reservation.port,
+                };
+                return Ok((reservation, published));
+            }
+            Err(e) => last_error = Some(e),
+        }
+    }
+    let detail = last_error.map(|e| e.to_string()).unwrap_or_default();
+    Err(Error::conflict(format!(
+        "driver failed programming external connectivity on endpoint {} ({}): {detail}",
+        container.name, container.id
+    )))
+}
+
+/// `""` = any port (0), `"N"`, or `"N-M"`.
+pub fn parse_port_range(text: &str) -> Result<(u16, u16)> {
+    if text.is_empty() {
+        return Ok((0, 0));
+    }
+    let invalid = || Error::invalid(format!("invalid port specification: {text:?}"));
+    let (first, last) = text.split_once('-').unwrap_or((text, text));
+    let first: u16 = first.parse().map_err(|_| invalid())?;
+    let last: u16 = last.parse().map_err(|_| invalid())?;
+    if last < first {
+        return Err(invalid());
+    }
+    Ok((first, last))
+}
+
+/// The default network's ID: made once per data root and kept, like Docker's.
+pub(crate) fn network_id(data_root: &std::path::Path) -> Result<String> {
+    let path = data_root.join("bridge-network-id");
+    match std::fs::read_to_string(&path) {
+        Ok(id) if id.trim().len() == 64 => Ok(id.trim().to_owned()),
+        _ => {
+            let id = crate::ids::new_id()?;
+            std::fs::write(&path, &id).map_err(|e| Error::io("write", &path, e))?;
+            Ok(id)
+        }
+    }
+}
+
+/// Whether a container of this mode gets the default bridge.
+pub(crate) fn uses_default_bridge(container: &Container) -> bool {
+    container.spec.host.network_mode == NetworkMode::Bridge
+}

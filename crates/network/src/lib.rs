@@ -1,0 +1,18 @@
+//! Berth's container networking: network namespaces, the bridge driver (bridge, veth pairs,
+//! addresses, routes over rtnetlink), IPAM, port publishing and NAT in Berth's own nftables
+//! table, and host port reservations.
+//!
+//! Stateless: the engine owns the state (which addresses and ports are in use, which
+//! namespace belongs to which container) and hands it in. Everything here blocks and must run
+//! on a blocking thread; namespace switches happen on dedicated short-lived threads
+//! ([`netns`]), never on the caller's.
+
+pub mod bridge;
+mod error;
+pub mod firewall;
+pub mod ipam;
+pub mod netlink;
+pub mod netns;
+pub mod ports;
+
+pub use error::{Error, Result};
