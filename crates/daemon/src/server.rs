@@ -13,6 +13,7 @@ use berth_engine::Engine;
 
 use crate::error::ApiError;
 use crate::routes::{archive, commit, image_prune};
+use crate::routes::system_df;
 use crate::routes::{containers, events, exec, images, streams, system, volumes};
 
 /// Shared state of every handler.
@@ -69,6 +70,7 @@ pub fn app(state: AppState) -> Router {
         .route("/commit", post(commit::commit))
         .route("/images/prune", post(image_prune::prune))
         .route("/containers/{id}/export", get(commit::export))
+        .route("/system/df", get(system_df::df))
         .route(
             "/images/{*rest}",
             get(images::get_dispatch)

@@ -25,6 +25,7 @@ pub use stats::stats;
 pub use update::update_body;
 pub mod mounts;
 pub mod volumes;
+pub mod df;
 
 /// Docker's zero time, used for "never".
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
