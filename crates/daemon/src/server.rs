@@ -14,6 +14,7 @@ use berth_engine::Engine;
 use crate::error::ApiError;
 use crate::routes::{archive, commit, image_archive, image_prune};
 use crate::routes::{containers, events, exec, images, registry, streams, system, volumes};
+use crate::routes::system_df;
 
 /// Shared state of every handler.
 #[derive(Clone)]
@@ -76,6 +77,7 @@ pub fn app(state: AppState) -> Router {
         .route("/containers/{id}/export", get(commit::export))
         .route("/images/search", get(registry::search))
         .route("/auth", post(registry::auth))
+        .route("/system/df", get(system_df::df))
         .route(
             "/images/{*rest}",
             get(images::get_dispatch)

@@ -66,3 +66,6 @@ pub fn cgroup_version() -> u8 {
 }
 
 pub use container::start::{DEFAULT_LOG_MAX_FILE, DEFAULT_LOG_MAX_SIZE};
+
+mod df;
+pub use df::{ContainerDiskUsage, DiskUsage, ImageDiskUsage, VolumeDiskUsage};

@@ -58,3 +58,6 @@ pub use commit::CommitOptions;
 mod test_support;
 #[cfg(test)]
 mod tests;
+
+mod usage;
+pub use usage::{ImageUsage, StoreUsage};

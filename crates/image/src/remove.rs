@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::PathBuf;
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::content;
 use crate::db;
@@ -21,6 +21,10 @@ impl ImageStore {
     /// - by id (full, bare hex or prefix): an image with several tags is a conflict unless `force`;
     ///   an image in use is a conflict unless `force`, and with `force` it is only untagged.
     ///   Otherwise all its references are removed and the image deleted.
+    /// - an image that is another image's parent (commit/build child) is never deleted: by id
+    ///   it is a conflict even with `force` ("cannot be forced"); removing its last reference
+    ///   leaves it dangling. Deleting an image also deletes its ancestors that are left without
+    ///   references, children or containers (Docker's default, no `noprune`).
     ///
     /// `in_use(image_id)` tells whether a container uses the image; it is called without the
     /// store's lock held. Layers are deleted when no image, snapshot or upper layer uses them.
@@ -38,16 +42,34 @@ impl ImageStore {
                 resolve_id(&conn, name)?
             };
             let used = in_use(&before.id);
+            // ancestors a deletion may prune, with their use known before the lock is taken
+            let mut ancestors_used = Vec::new();
+            let mut parent = self.parent_of(&before.id)?;
+            while let Some(p) = parent.filter(|_| ancestors_used.len() < 128) {
+                ancestors_used.push((p.clone(), in_use(&p)));
+                parent = self.parent_of(&p)?;
+            }
             let mut conn = self.lock();
             let now = resolve_id(&conn, name)?;
             if now.id != before.id || now.reference != before.reference {
                 continue;
             }
-            return self.remove_locked(&mut conn, name, &now, force, used);
+            return self.remove_locked(&mut conn, name, &now, force, used, &ancestors_used);
         }
         Err(Error::Conflict {
             message: format!("image {name:?} changed while being removed, try again"),
         })
+    }
+
+    /// The local parent image id of `id` (None for a missing image or one without a parent).
+    fn parent_of(&self, id: &str) -> Result<Option<String>> {
+        let conn = self.lock();
+        conn.query_row("SELECT parent FROM images WHERE id = ?1", [id], |r| {
+            r.get::<_, String>(0)
+        })
+        .optional()
+        .map(|p| p.filter(|p| !p.is_empty()))
+        .map_err(Error::db("read parent"))
     }
 
     fn remove_locked(
@@ -57,6 +79,7 @@ impl ImageStore {
         resolved: &Resolved,
         force: bool,
         used: bool,
+        ancestors_used: &[(String, bool)],
     ) -> Result<Vec<RemovedItem>> {
         let id = resolved.id.clone();
         let short = short_id(&id);
@@ -78,11 +101,19 @@ impl ImageStore {
             items.push(RemovedItem::Untagged(reference::familiar_str(r)));
             refs.retain(|x| x != r);
             crate::pull::untag_orphan_digests(&tx, r, &mut refs, &mut items)?;
-            if !refs.is_empty() || used {
+            // a parent of other images stays, dangling, once its last reference is gone
+            if !refs.is_empty() || used || has_children(&tx, &id)? {
                 tx.commit().map_err(Error::db("commit untag"))?;
                 return Ok(items);
             }
         } else {
+            if has_children(&tx, &id)? {
+                return Err(Error::Conflict {
+                    message: format!(
+                        "unable to delete {short} (cannot be forced) - image has dependent child images"
+                    ),
+                });
+            }
             if used && !force {
                 return Err(Error::Conflict {
                     message: format!(
@@ -108,8 +139,20 @@ impl ImageStore {
             }
         }
 
-        let (deleted, dirs, blobs) = self.delete_image(&tx, &id)?;
+        let (deleted, mut dirs, mut blobs) = self.delete_image(&tx, &id)?;
         items.extend(deleted);
+        // Docker prunes the parents this deletion left dangling and unused (no `noprune`).
+        for (ancestor, ancestor_used) in ancestors_used {
+            let dangling =
+                db::tags_of(&tx, ancestor)?.is_empty() && db::digests_of(&tx, ancestor)?.is_empty();
+            if *ancestor_used || !dangling || has_children(&tx, ancestor)? {
+                break;
+            }
+            let (deleted, d, b) = self.delete_image(&tx, ancestor)?;
+            items.extend(deleted);
+            dirs.extend(d);
+            blobs.extend(b);
+        }
         tx.commit().map_err(Error::db("commit delete"))?;
         // still under the lock: no import can re-register these layers meanwhile
         self.discard(dirs, blobs);
@@ -211,6 +254,16 @@ impl ImageStore {
             }
         }
     }
+}
+
+/// Whether another image names `id` as its parent (a local build/commit child).
+fn has_children(tx: &Connection, id: &str) -> Result<bool> {
+    tx.query_row(
+        "SELECT EXISTS(SELECT 1 FROM images WHERE parent = ?1)",
+        [id],
+        |r| r.get(0),
+    )
+    .map_err(Error::db("query child images"))
 }
 
 fn untag(tx: &Connection, canonical: &str) -> Result<()> {

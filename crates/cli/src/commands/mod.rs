@@ -224,6 +224,8 @@ pub enum SystemCommand {
     Info(InfoArgs),
     /// Get real time events from the server
     Events(EventsArgs),
+    /// Show docker disk usage
+    Df(system::df::DfArgs),
 }
 
 /// Runs the parsed command line.
@@ -273,6 +275,7 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
         Command::System { command } => match command {
             SystemCommand::Info(a) => Command::Info(a),
             SystemCommand::Events(a) => Command::Events(a),
+            SystemCommand::Df(a) => return system::df::run(&host, a).await,
         },
         Command::Volume { command } => return volume::run(&connect(&host).await?, command).await,
         other => other,

@@ -28,6 +28,7 @@ pub mod mounts;
 pub mod volumes;
 pub mod archive;
 pub mod registry;
+pub mod df;
 
 /// Docker's zero time, used for "never".
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";

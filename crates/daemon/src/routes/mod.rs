@@ -47,3 +47,4 @@ pub struct CommonQuery {
     pub h: Option<String>,
     pub w: Option<String>,
 }
+pub mod system_df;

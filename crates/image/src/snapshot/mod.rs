@@ -68,8 +68,9 @@ pub trait Snapshotter: Send + Sync + std::fmt::Debug {
     fn remove(&self, dir: &Path) -> Result<()>;
 }
 
-/// Bytes of regular files and symlinks under `dir`, counting each inode once.
-pub(crate) fn disk_usage(dir: &Path) -> Result<u64> {
+/// Bytes (apparent sizes, as Docker's `directory.Size`) of regular files and symlinks under
+/// `dir`, counting each inode once; a missing `dir` is 0.
+pub fn disk_usage(dir: &Path) -> Result<u64> {
     use std::collections::HashSet;
     use std::os::unix::fs::MetadataExt;
     let mut seen = HashSet::new();

@@ -3,3 +3,4 @@
 pub mod events;
 pub mod info;
 pub mod version;
+pub mod df;
