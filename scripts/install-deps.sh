@@ -4,6 +4,8 @@ set -euo pipefail
 packages=(busybox-static procps tar)
 # registry tests and benchmarks: a real registry server (distribution 2.8) and htpasswd for its auth
 packages+=(docker-registry apache2-utils)
+# pty tests (tests/tests/pty.rs): a real terminal whose size can be changed
+packages+=(tmux)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
