@@ -246,3 +246,49 @@ fn docker_cli_run_it_resize_detach_attach() {
     );
     interactive_session(&d, &client, "pty-docker", false);
 }
+
+/// `exec -it` with the detach keys from config.json's `detachKeys`: the session ends, the
+/// client exits 0, and the exec'd shell keeps running in the container.
+#[test]
+fn exec_it_detaches_with_config_detach_keys() {
+    let d = Daemon::start();
+    if !require(
+        Command::new("tmux").arg("-V").output().is_ok(),
+        "tmux (scripts/install-deps.sh)",
+    ) {
+        return;
+    }
+    d.ok(&["run", "-d", "--name", "ex", "busybox", "sleep", "600"]);
+    let config = d.root.path().join("cfg");
+    std::fs::create_dir_all(&config).expect("config dir");
+    std::fs::write(config.join("config.json"), r#"{"detachKeys":"ctrl-x,x"}"#)
+        .expect("config.json");
+    let t = Tmux::new(d.root.path());
+    let status = d.root.path().join("exec.status");
+    t.session(
+        "exec",
+        80,
+        24,
+        &format!(
+            "env -u DOCKER_HOST BERTH_HOST={} DOCKER_CONFIG={} {} exec -it ex sh",
+            d.host(),
+            config.display(),
+            bin_dir().join("berth").display()
+        ),
+        &status,
+    );
+    t.wait_for("exec", "# ");
+    assert_eq!(stty_size(&t, "exec", "E"), t.pane_size("exec"));
+    // ctrl-p ctrl-q is not the sequence here: it reaches the shell and nothing detaches.
+    t.keys("exec", &["C-p", "C-q", "echo still-$((40+2))", "Enter"]);
+    t.wait_for("exec", "still-42");
+    t.keys("exec", &["C-x", "x"]);
+    assert_eq!(exit_status(&status), 0, "{}", t.screen("exec"));
+    t.wait_for("exec", "read escape sequence");
+    let ps = d.ok(&["exec", "ex", "ps", "-o", "pid,args"]);
+    assert!(
+        ps.lines().any(|l| l.trim().ends_with(" sh")),
+        "the exec'd shell is gone:\n{ps}"
+    );
+    d.ok(&["rm", "-f", "ex"]);
+}
