@@ -5,6 +5,8 @@ packages=(busybox-static procps tar)
 # registry tests and benchmarks: a real registry server (distribution 2.8) and htpasswd for its auth
 packages+=(docker-registry apache2-utils)
 packages+=(nftables iproute2 python3)  # networking: berthd runs nft; tests use ip and a python3 UDP echo
+# pty tests (tests/tests/pty.rs): a real terminal whose size can be changed
+packages+=(tmux)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

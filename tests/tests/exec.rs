@@ -268,6 +268,7 @@ fn docker_cli_exec() {
     let docker = |args: &[&str]| {
         std::process::Command::new(DOCKER)
             .env("DOCKER_HOST", d.host())
+            .env("DOCKER_CONFIG", d.root.path())
             .args(args)
             .output()
             .expect("test step failed")
@@ -284,6 +285,7 @@ fn docker_cli_exec() {
     // `-it` from a real terminal (script(1) gives the client a pty).
     let it = std::process::Command::new("script")
         .env("DOCKER_HOST", d.host())
+        .env("DOCKER_CONFIG", d.root.path())
         .args([
             "-qec",
             &format!("{DOCKER} exec -it ctr sh -c 'tty; exit 6'"),

@@ -48,6 +48,8 @@ pub enum Command {
     Exec(ExecArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(container::cp::CpArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(container::attach::AttachArgs),
     /// Start one or more stopped containers
     Start(StartArgs),
     /// Stop one or more running containers
@@ -147,6 +149,8 @@ pub enum ContainerCommand {
     Exec(ExecArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(container::cp::CpArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(container::attach::AttachArgs),
     /// Start one or more stopped containers
     Start(StartArgs),
     /// Stop one or more running containers
@@ -237,6 +241,7 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
             ContainerCommand::Create(a) => Command::Create(a),
             ContainerCommand::Exec(a) => Command::Exec(a),
             ContainerCommand::Cp(a) => Command::Cp(a),
+            ContainerCommand::Attach(a) => Command::Attach(a),
             ContainerCommand::Start(a) => Command::Start(a),
             ContainerCommand::Stop(a) => Command::Stop(a),
             ContainerCommand::Restart(a) => Command::Restart(a),
@@ -293,6 +298,7 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
         Command::Create(a) => container::create::run(&docker, a).await,
         Command::Exec(a) => container::exec::run(&docker, a).await,
         Command::Cp(a) => container::cp::run(&docker, a).await,
+        Command::Attach(a) => container::attach::run(&docker, a).await,
         Command::Start(a) => container::start::run(&docker, a).await,
         Command::Stop(a) => container::stop::stop(&docker, a).await,
         Command::Restart(a) => container::stop::restart(&docker, a).await,

@@ -24,11 +24,11 @@ mod update;
 pub use events::{event, event_filter};
 pub use stats::stats;
 pub use update::update_body;
-pub mod mounts;
-pub mod volumes;
 pub mod archive;
+pub mod mounts;
 pub mod registry;
 pub mod df;
+pub mod volumes;
 
 /// Docker's zero time, used for "never".
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
@@ -737,6 +737,12 @@ pub fn exec_config(
     if cmd.is_empty() {
         return Err(ApiError::bad_request("No exec command specified"));
     }
+    let detach_keys = match body.detach_keys.as_deref() {
+        None | Some("") => None,
+        Some(keys) => Some(berth_api::detach::parse_detach_keys(keys).map_err(|_| {
+            ApiError::bad_request(format!("Invalid detach keys ({keys}) provided"))
+        })?),
+    };
     Ok(berth_engine::ExecSpec {
         cmd,
         env: body.env.unwrap_or_default(),
@@ -748,6 +754,7 @@ pub fn exec_config(
         attach_stdin: body.attach_stdin.unwrap_or(false),
         attach_stdout: body.attach_stdout.unwrap_or(false),
         attach_stderr: body.attach_stderr.unwrap_or(false),
+        detach_keys,
     })
 }
 

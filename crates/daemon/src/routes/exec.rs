@@ -6,10 +6,11 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use berth_api::detach::{DetachScanner, DEFAULT_DETACH_KEYS};
 use berth_api::models::{ExecConfig, ExecStartConfig};
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::streams::{content_type, encode, entry_stream};
 use super::CommonQuery;
@@ -81,6 +82,12 @@ pub async fn start(
     };
     // The exec's own Tty (from create) decides the stream format, not the start body's.
     let detach = config.detach.unwrap_or(false);
+    let detach_keys = state
+        .engine
+        .exec_inspect(&id)?
+        .spec
+        .detach_keys
+        .unwrap_or_else(|| DEFAULT_DETACH_KEYS.to_vec());
     let session = state.engine.exec_start(&id, detach).await?;
     if detach {
         return Ok(StatusCode::OK.into_response());
@@ -102,15 +109,54 @@ pub async fn start(
             }
         };
         let (mut client_read, mut client_write) = tokio::io::split(TokioIo::new(upgraded));
+        let (detached_tx, mut detached_rx) = tokio::sync::oneshot::channel::<()>();
         if let Some(mut stdin) = session.stdin {
             tokio::spawn(async move {
-                // Ends at the client's half-close (EOF); dropping `stdin` closes the process's.
-                let _ = tokio::io::copy(&mut client_read, &mut stdin).await;
+                let mut scanner = DetachScanner::new(detach_keys);
+                let mut buf = vec![0u8; 32 * 1024];
+                let mut forward = Vec::with_capacity(buf.len());
+                loop {
+                    match client_read.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            forward.clear();
+                            let detach = scanner.feed(&buf[..n], &mut forward);
+                            if !forward.is_empty() && stdin.write_all(&forward).await.is_err() {
+                                break;
+                            }
+                            if detach {
+                                // As Docker: the session ends, the process keeps running. On
+                                // a TTY the engine holds the terminal's master, so dropping
+                                // our writer does not hang the shell up.
+                                let _ = detached_tx.send(());
+                                return;
+                            }
+                        }
+                    }
+                }
+                // Ends at the client's half-close (EOF); closing `stdin` closes the process's.
                 let _ = stdin.shutdown().await;
             });
         }
         let mut output = session.output;
-        while let Some(entry) = output.recv().await {
+        let mut detach_pending = true;
+        loop {
+            let entry = tokio::select! {
+                entry = output.recv() => entry,
+                detached = &mut detached_rx, if detach_pending => match detached {
+                    Ok(()) => {
+                        // Keep draining the process's output so it never blocks on a full
+                        // pipe or terminal after the client left.
+                        tokio::spawn(async move { while output.recv().await.is_some() {} });
+                        break;
+                    }
+                    Err(_) => {
+                        detach_pending = false;
+                        continue;
+                    }
+                },
+            };
+            let Some(entry) = entry else { break };
             if client_write
                 .write_all(&encode(&entry, tty, false))
                 .await

@@ -54,6 +54,9 @@ pub struct ExecSpec {
     pub attach_stdin: bool,
     pub attach_stdout: bool,
     pub attach_stderr: bool,
+    /// The byte sequence that ends an attached session without stopping the process
+    /// (Docker's `DetachKeys`, already parsed); `None` means Docker's default, ctrl-p ctrl-q.
+    pub detach_keys: Option<Vec<u8>>,
 }
 
 /// An exec's state, as `GET /exec/{id}/json` reports it.

@@ -2,11 +2,11 @@
 //! exit code from the exec's inspect).
 
 use super::opts::parse_env_file_content;
-use super::stream::{pump, terminal_size, AttachSpec};
+use super::stream::{follow_terminal_size, pump, terminal_size, AttachSpec, ResizeTarget};
 use crate::client::daemon_err;
 use crate::error::exit;
 use anyhow::{anyhow, Result};
-use bollard::exec::{ResizeExecOptions, StartExecOptions, StartExecResults};
+use bollard::exec::{StartExecOptions, StartExecResults};
 use bollard::models::ExecConfig;
 use bollard::Docker;
 use clap::Args;
@@ -40,7 +40,7 @@ pub struct ExecArgs {
     /// Working directory inside the container
     #[arg(short = 'w', long)]
     pub workdir: Option<String>,
-    /// Override the key sequence for detaching a container (accepted, not interpreted)
+    /// Override the key sequence for detaching a container
     #[arg(long = "detach-keys")]
     pub detach_keys: Option<String>,
     pub container: String,
@@ -64,6 +64,7 @@ pub async fn run(docker: &Docker, args: ExecArgs) -> Result<()> {
         })?);
     }
     env.extend(args.env.iter().cloned());
+    let detach_keys = super::attach::resolve_detach_keys(args.detach_keys.as_deref())?;
     let attach = !args.detach;
     let config = ExecConfig {
         attach_stdin: Some(attach && args.interactive),
@@ -80,6 +81,7 @@ pub async fn run(docker: &Docker, args: ExecArgs) -> Result<()> {
         } else {
             None
         },
+        detach_keys: detach_keys.clone(),
         ..Default::default()
     };
     let created = docker
@@ -104,16 +106,20 @@ pub async fn run(docker: &Docker, args: ExecArgs) -> Result<()> {
                 stderr: true,
                 tty: args.tty,
                 sig_proxy: false,
+                detach_keys,
             };
-            let attached = pump(output, input, spec);
-            if let Some((rows, cols)) = terminal_size().filter(|_| args.tty) {
-                let opts = ResizeExecOptions {
-                    height: rows,
-                    width: cols,
-                };
-                let _ = docker.resize_exec(&created.id, opts).await;
+            let attached = pump(output, input, &spec);
+            let resizer = args
+                .tty
+                .then(|| follow_terminal_size(docker, ResizeTarget::Exec(created.id.clone())))
+                .flatten();
+            let detached = attached.finish().await;
+            if let Some(r) = resizer {
+                r.abort();
             }
-            attached.finish().await;
+            if detached {
+                return Ok(());
+            }
         }
     }
     let inspect = docker.inspect_exec(&created.id).await.map_err(daemon_err)?;

@@ -1,5 +1,6 @@
 //! Container commands: one file per verb (or small family of verbs).
 
+pub mod attach;
 pub mod commit;
 pub mod cp;
 pub mod create;

@@ -21,7 +21,7 @@ pub struct RunArgs {
     /// Proxy received signals to the process
     #[arg(long = "sig-proxy", default_value_t = true, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub sig_proxy: bool,
-    /// Override the key sequence for detaching a container (accepted, not interpreted)
+    /// Override the key sequence for detaching a container
     #[arg(long = "detach-keys")]
     pub detach_keys: Option<String>,
     /// Pull image before running ("always", "missing", "never")
@@ -53,6 +53,13 @@ pub async fn run(docker: &Docker, args: RunArgs) -> Result<()> {
         eprintln!("the input device is not a TTY");
         return Err(exit(1));
     }
+    let detach_keys = match super::attach::resolve_detach_keys(args.detach_keys.as_deref()) {
+        Ok(k) => k,
+        Err(e) => {
+            report_error("run", &e.to_string(), true);
+            return Err(exit(125));
+        }
+    };
     let mut body = match args.opts.to_body(&image, &cmd) {
         Ok(b) => b,
         Err(e) => {
@@ -85,6 +92,7 @@ pub async fn run(docker: &Docker, args: RunArgs) -> Result<()> {
         stderr,
         tty: args.opts.tty,
         sig_proxy: args.sig_proxy,
+        detach_keys,
     };
     let code = attach_start_wait(docker, &id, spec, args.opts.rm, StartFailure::Run).await?;
     if code != 0 {

@@ -16,7 +16,7 @@ pub struct StartArgs {
     /// Attach container's STDIN
     #[arg(short = 'i', long)]
     pub interactive: bool,
-    /// Override the key sequence for detaching a container (accepted, not interpreted)
+    /// Override the key sequence for detaching a container
     #[arg(long = "detach-keys")]
     pub detach_keys: Option<String>,
     #[arg(required = true, value_name = "CONTAINER")]
@@ -30,6 +30,7 @@ pub async fn run(docker: &Docker, args: StartArgs) -> Result<()> {
             bail!("you cannot start and attach multiple containers at once");
         }
         let name = &args.containers[0];
+        let detach_keys = super::attach::resolve_detach_keys(args.detach_keys.as_deref())?;
         let c = match docker.inspect_container(name, None).await {
             Ok(c) => c,
             Err(e) => bail!("{}", api_message(&e)),
@@ -43,6 +44,7 @@ pub async fn run(docker: &Docker, args: StartArgs) -> Result<()> {
             stderr: args.attach,
             tty: config.tty.unwrap_or(false),
             sig_proxy: true,
+            detach_keys,
         };
         let code = attach_start_wait(docker, &id, spec, auto_remove, StartFailure::Start).await?;
         if code != 0 {

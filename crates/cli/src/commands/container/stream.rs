@@ -8,6 +8,7 @@
 use crate::client::api_message;
 use crate::error::{exit, report_error, start_error_code};
 use anyhow::Result;
+use berth_api::detach::{parse_detach_keys, DetachScanner, DEFAULT_DETACH_KEYS};
 use bollard::container::LogOutput;
 use bollard::errors::Error as ApiError;
 use bollard::query_parameters::{
@@ -17,12 +18,14 @@ use bollard::query_parameters::{
 use bollard::Docker;
 use futures_util::StreamExt;
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::task::JoinHandle;
 
 /// Which standard streams to attach, and how.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct AttachSpec {
     pub stdin: bool,
     pub stdout: bool,
@@ -30,6 +33,10 @@ pub struct AttachSpec {
     pub tty: bool,
     /// Forward signals received by the CLI to the container (docker's `--sig-proxy`).
     pub sig_proxy: bool,
+    /// `--detach-keys` (or config.json's `detachKeys`); `None` is Docker's ctrl-p ctrl-q.
+    /// The daemon acts on the sequence; the CLI only watches for it to tell a detach from
+    /// an exit.
+    pub detach_keys: Option<String>,
 }
 
 /// Puts the local terminal in raw mode for an interactive tty session; restores it on drop.
@@ -64,16 +71,24 @@ pub struct Attached {
     output: JoinHandle<()>,
     input: Option<JoinHandle<()>>,
     raw: Option<RawTerminal>,
+    detached: Arc<AtomicBool>,
 }
 
 impl Attached {
-    /// Waits until the container closes its output (it exited or was detached).
-    pub async fn finish(mut self) {
+    /// Waits until the container closes its output (it exited or was detached). Returns
+    /// whether the session ended because the user typed the detach sequence; then, as
+    /// docker does, "read escape sequence" has been printed.
+    pub async fn finish(mut self) -> bool {
         let _ = (&mut self.output).await;
         if let Some(i) = self.input.take() {
             i.abort();
         }
         drop(self.raw.take());
+        let detached = self.detached.load(Ordering::SeqCst);
+        if detached {
+            eprintln!("read escape sequence");
+        }
+        detached
     }
 
     fn abort(mut self) {
@@ -86,13 +101,16 @@ impl Attached {
 }
 
 /// Opens the hijacked attach stream and starts copying.
-pub async fn attach(docker: &Docker, id: &str, spec: AttachSpec) -> Result<Attached, ApiError> {
-    let opts = AttachContainerOptionsBuilder::default()
+pub async fn attach(docker: &Docker, id: &str, spec: &AttachSpec) -> Result<Attached, ApiError> {
+    let mut opts = AttachContainerOptionsBuilder::default()
         .stream(true)
         .stdin(spec.stdin)
         .stdout(spec.stdout)
-        .stderr(spec.stderr)
-        .build();
+        .stderr(spec.stderr);
+    if let Some(keys) = &spec.detach_keys {
+        opts = opts.detach_keys(keys);
+    }
+    let opts = opts.build();
     let results = docker.attach_container(id, Some(opts)).await?;
     Ok(pump(results.output, results.input, spec))
 }
@@ -104,8 +122,15 @@ pub fn pump(
         Box<dyn futures_util::Stream<Item = Result<LogOutput, ApiError>> + Send>,
     >,
     mut input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
-    spec: AttachSpec,
+    spec: &AttachSpec,
 ) -> Attached {
+    let keys = spec
+        .detach_keys
+        .as_deref()
+        .and_then(|k| parse_detach_keys(k).ok())
+        .unwrap_or_else(|| DEFAULT_DETACH_KEYS.to_vec());
+    let detached = Arc::new(AtomicBool::new(false));
+    let saw_detach = detached.clone();
     let raw = if spec.tty && spec.stdin {
         RawTerminal::enable()
     } else {
@@ -131,7 +156,25 @@ pub fn pump(
     let input_task = spec.stdin.then(|| {
         tokio::spawn(async move {
             let mut stdin = tokio::io::stdin();
-            let _ = tokio::io::copy(&mut stdin, &mut input).await;
+            // Every byte goes to the daemon, which acts on the detach sequence; the scanner
+            // here only notes that it went by.
+            let mut scanner = DetachScanner::new(keys);
+            let mut buf = vec![0u8; 32 * 1024];
+            let mut ignored = Vec::new();
+            loop {
+                let n = match stdin.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                if input.write_all(&buf[..n]).await.is_err() || input.flush().await.is_err() {
+                    return;
+                }
+                ignored.clear();
+                if scanner.feed(&buf[..n], &mut ignored) {
+                    saw_detach.store(true, Ordering::SeqCst);
+                    return;
+                }
+            }
             // EOF on our stdin closes the container's stdin (docker's CloseWrite).
             let _ = input.shutdown().await;
         })
@@ -140,11 +183,16 @@ pub fn pump(
         output: output_task,
         input: input_task,
         raw,
+        detached,
     }
 }
 
 /// Result of a wait: the exit status, or an error already described.
-async fn wait_status(docker: Docker, id: String, condition: &'static str) -> Result<i64, String> {
+pub async fn wait_status(
+    docker: Docker,
+    id: String,
+    condition: &'static str,
+) -> Result<i64, String> {
     let opts = WaitContainerOptionsBuilder::default()
         .condition(condition)
         .build();
@@ -180,7 +228,7 @@ async fn exit_code_from_inspect(docker: &Docker, id: &str) -> Option<i64> {
     state.exit_code
 }
 
-fn spawn_signal_proxy(docker: &Docker, id: &str) -> Vec<JoinHandle<()>> {
+pub fn spawn_signal_proxy(docker: &Docker, id: &str) -> Vec<JoinHandle<()>> {
     use tokio::signal::unix::{signal, SignalKind};
     let sigs = [
         (SignalKind::interrupt(), "SIGINT"),
@@ -224,19 +272,53 @@ pub fn terminal_size() -> Option<(u16, u16)> {
     Some((ws.ws_row, ws.ws_col))
 }
 
-fn resize_to_terminal(docker: &Docker, id: &str) {
+/// What a terminal resize applies to.
+#[derive(Debug, Clone)]
+pub enum ResizeTarget {
+    Container(String),
+    Exec(String),
+}
+
+/// Sends the local terminal's size to the daemon (`/containers/{id}/resize` or
+/// `/exec/{id}/resize`); does nothing when stdout is not a terminal.
+pub async fn resize_once(docker: &Docker, target: &ResizeTarget) {
     let Some((rows, cols)) = terminal_size() else {
         return;
     };
-    let opts = ResizeContainerTTYOptionsBuilder::default()
-        .h(i32::from(rows))
-        .w(i32::from(cols))
-        .build();
+    match target {
+        ResizeTarget::Container(id) => {
+            let opts = ResizeContainerTTYOptionsBuilder::default()
+                .h(i32::from(rows))
+                .w(i32::from(cols))
+                .build();
+            let _ = docker.resize_container_tty(id, opts).await;
+        }
+        ResizeTarget::Exec(id) => {
+            let opts = bollard::exec::ResizeExecOptions {
+                height: rows,
+                width: cols,
+            };
+            let _ = docker.resize_exec(id, opts).await;
+        }
+    }
+}
+
+/// Resizes now and again on every SIGWINCH, as the docker CLI does, until the returned task
+/// is aborted. `None` when stdout is not a terminal.
+pub fn follow_terminal_size(docker: &Docker, target: ResizeTarget) -> Option<JoinHandle<()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    terminal_size()?;
+    let mut winch = signal(SignalKind::window_change()).ok();
     let docker = docker.clone();
-    let id = id.to_string();
-    tokio::spawn(async move {
-        let _ = docker.resize_container_tty(&id, opts).await;
-    });
+    Some(tokio::spawn(async move {
+        resize_once(&docker, &target).await;
+        let Some(winch) = winch.as_mut() else {
+            return;
+        };
+        while winch.recv().await.is_some() {
+            resize_once(&docker, &target).await;
+        }
+    }))
 }
 
 /// How a failed start is reported: `run` prints `berth: ...` and maps 125/126/127, `start -a`
@@ -261,7 +343,7 @@ pub async fn attach_start_wait(
     // Let the wait request go out before the start can possibly complete.
     tokio::task::yield_now().await;
 
-    let attached = match attach(docker, id, spec).await {
+    let attached = match attach(docker, id, &spec).await {
         Ok(a) => a,
         Err(e) => {
             wait.abort();
@@ -280,20 +362,35 @@ pub async fn attach_start_wait(
         }
         return Err(err);
     }
-    if spec.tty {
-        resize_to_terminal(docker, id);
-    }
+    let resizer = spec
+        .tty
+        .then(|| follow_terminal_size(docker, ResizeTarget::Container(id.to_string())))
+        .flatten();
     let proxies = if spec.sig_proxy && !spec.tty {
         spawn_signal_proxy(docker, id)
     } else {
         Vec::new()
     };
 
-    attached.finish().await;
-    for p in proxies {
+    let detached = attached.finish().await;
+    for p in proxies.into_iter().chain(resizer) {
         p.abort();
     }
+    if detached {
+        wait.abort();
+        return Ok(0);
+    }
+    follow_exit(docker, id, wait, auto_remove).await
+}
 
+/// After the output ended: the container's exit status from the wait issued before the
+/// attach, or from inspect if that wait was registered too late to see the exit.
+pub async fn follow_exit(
+    docker: &Docker,
+    id: &str,
+    wait: JoinHandle<Result<i64, String>>,
+    auto_remove: bool,
+) -> Result<i64> {
     let mut wait = wait;
     let status = if auto_remove {
         match (&mut wait).await {
