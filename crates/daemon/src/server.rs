@@ -15,6 +15,7 @@ use crate::error::ApiError;
 use crate::routes::{archive, commit, image_archive, image_prune};
 use crate::routes::{containers, events, exec, images, registry, streams, system, volumes};
 use crate::routes::system_df;
+use crate::routes::container_prune;
 
 /// Shared state of every handler.
 #[derive(Clone)]
@@ -32,6 +33,7 @@ pub fn app(state: AppState) -> Router {
         .route("/version", get(system::version))
         .route("/info", get(system::info))
         .route("/containers/create", post(containers::create))
+        .route("/containers/prune", post(container_prune::prune))
         .route("/containers/json", get(containers::list))
         .route("/containers/{id}/json", get(containers::inspect))
         .route("/containers/{id}/start", post(containers::start))

@@ -25,6 +25,7 @@ pub use container::archive::{ArchivePut, ArchiveReader, ArchiveWriter, PathStat}
 pub use container::create::Created;
 pub use container::exec::{ExecInfo, ExecSession, ExecSpec};
 pub use container::image_prune::ImagesPruned;
+pub use container::prune::ContainersPruned;
 pub use container::model::{
     Container, ContainerSpec, HostSpec, MountKind, MountOrigin, MountPoint, MountRequest,
     NetworkMode, RestartPolicy, SeccompMode, State, Status, Ulimit,

@@ -4,6 +4,7 @@ use crate::client::daemon_err;
 use crate::commands::filters::parse_filters;
 use crate::format::units::human_size;
 use anyhow::Result;
+use bollard::models::ImageDeleteResponseItem;
 use bollard::query_parameters::{PruneContainersOptionsBuilder, PruneImagesOptionsBuilder};
 use bollard::Docker;
 use clap::Args;
@@ -45,6 +46,34 @@ pub(crate) fn confirm(warning: &str) -> bool {
     matches!(line.trim(), "y" | "Y")
 }
 
+/// Prints docker's "Deleted X:" section (title, one line per item, a blank line); nothing
+/// when no item was deleted.
+pub(crate) fn print_section(title: &str, items: impl IntoIterator<Item = String>) {
+    let mut items = items.into_iter().peekable();
+    if items.peek().is_none() {
+        return;
+    }
+    println!("{title}");
+    for item in items {
+        println!("{item}");
+    }
+    println!();
+}
+
+/// docker's lines for a deleted image: `untagged: REF` and `deleted: ID`.
+pub(crate) fn image_lines(deleted: Vec<ImageDeleteResponseItem>) -> Vec<String> {
+    let mut lines = Vec::new();
+    for item in deleted {
+        if let Some(u) = item.untagged.filter(|u| !u.is_empty()) {
+            lines.push(format!("untagged: {u}"));
+        }
+        if let Some(d) = item.deleted.filter(|d| !d.is_empty()) {
+            lines.push(format!("deleted: {d}"));
+        }
+    }
+    lines
+}
+
 /// Runs `berth container prune`.
 pub async fn containers(docker: &Docker, args: ContainerPruneArgs) -> Result<()> {
     if !args.force && !confirm("WARNING! This will remove all stopped containers.") {
@@ -58,14 +87,10 @@ pub async fn containers(docker: &Docker, args: ContainerPruneArgs) -> Result<()>
         .prune_containers(Some(opts))
         .await
         .map_err(daemon_err)?;
-    let deleted = r.containers_deleted.unwrap_or_default();
-    if !deleted.is_empty() {
-        println!("Deleted Containers:");
-        for id in deleted {
-            println!("{id}");
-        }
-        println!();
-    }
+    print_section(
+        "Deleted Containers:",
+        r.containers_deleted.unwrap_or_default(),
+    );
     println!(
         "Total reclaimed space: {}",
         human_size(r.space_reclaimed.unwrap_or(0))
@@ -92,19 +117,10 @@ pub async fn images(docker: &Docker, args: ImagePruneArgs) -> Result<()> {
         .filters(&filters)
         .build();
     let r = docker.prune_images(Some(opts)).await.map_err(daemon_err)?;
-    let deleted = r.images_deleted.unwrap_or_default();
-    if !deleted.is_empty() {
-        println!("Deleted Images:");
-        for item in deleted {
-            if let Some(u) = item.untagged.filter(|u| !u.is_empty()) {
-                println!("untagged: {u}");
-            }
-            if let Some(d) = item.deleted.filter(|d| !d.is_empty()) {
-                println!("deleted: {d}");
-            }
-        }
-        println!();
-    }
+    print_section(
+        "Deleted Images:",
+        image_lines(r.images_deleted.unwrap_or_default()),
+    );
     println!(
         "Total reclaimed space: {}",
         human_size(r.space_reclaimed.unwrap_or(0))

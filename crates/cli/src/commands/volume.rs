@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use crate::client::{api_message, daemon_err};
 use crate::commands::filters::parse_filters;
 use crate::commands::inspect::{self, ObjectType, TypedInspectArgs};
-use crate::commands::prune::confirm;
+use crate::commands::prune::{confirm, print_section};
 use crate::error::exit;
 use crate::format::table::{print_list, ListSpec};
 use crate::format::template::ListFormat;
@@ -231,14 +231,10 @@ async fn prune(docker: &Docker, args: PruneArgs) -> Result<()> {
         .prune_volumes(Some(options))
         .await
         .map_err(daemon_err)?;
-    let deleted = pruned.volumes_deleted.unwrap_or_default();
-    if !deleted.is_empty() {
-        println!("Deleted Volumes:");
-        for name in deleted {
-            println!("{name}");
-        }
-        println!();
-    }
+    print_section(
+        "Deleted Volumes:",
+        pruned.volumes_deleted.unwrap_or_default(),
+    );
     println!(
         "Total reclaimed space: {}",
         human_size(pruned.space_reclaimed.unwrap_or(0))

@@ -11,12 +11,13 @@ use crate::server::AppState;
 
 #[derive(Debug, serde::Deserialize)]
 pub struct PruneQuery {
-    filters: Option<String>,
+    /// Docker's JSON filters
+    pub(crate) filters: Option<String>,
 }
 
 /// Docker's `until`: a unix timestamp (with optional fraction) or an RFC 3339 time or a Go
 /// duration relative to now (`24h`, `30m`, `10s`).
-fn parse_until(v: &str) -> Result<i64, String> {
+pub(crate) fn parse_until(v: &str) -> Result<i64, String> {
     if let Ok(t) = v.parse::<f64>() {
         return Ok(t as i64);
     }
@@ -87,7 +88,7 @@ pub async fn prune(
 }
 
 /// `label!=k` / `label!=k=v`: keep images that carry the label (value).
-fn negated_labels_ok(
+pub(crate) fn negated_labels_ok(
     filters: &Filters,
     labels: &std::collections::BTreeMap<String, String>,
 ) -> bool {

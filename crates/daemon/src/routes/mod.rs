@@ -12,6 +12,7 @@ pub mod volumes;
 pub mod archive;
 pub mod commit;
 pub mod image_prune;
+pub mod container_prune;
 
 use serde::Deserialize;
 

@@ -6,6 +6,7 @@ pub mod create;
 pub mod exec;
 pub mod image_archive;
 pub mod image_prune;
+pub mod prune;
 pub mod images;
 pub mod io;
 pub mod model;

@@ -2,5 +2,6 @@
 
 pub mod events;
 pub mod info;
+pub mod prune;
 pub mod version;
 pub mod df;
