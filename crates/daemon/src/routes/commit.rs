@@ -1,15 +1,13 @@
 //! `POST /commit` and `GET /containers/{id}/export`.
 
-use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use berth_engine::CommitRequest;
 use serde_json::json;
-use tokio::sync::mpsc;
 
-use super::image_archive::ChannelWriter;
+use super::image_archive::tar_response;
 use super::images::query_pairs;
 use crate::error::{ApiError, ApiResult};
 use crate::server::AppState;
@@ -72,24 +70,8 @@ pub async fn export(State(state): State<AppState>, Path(id): Path<String>) -> Ap
         .engine
         .inspect(&id)
         .map_err(|_| ApiError::not_found(format!("No such container: {id}")))?;
-    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(8);
     let engine = state.engine.clone();
-    let error_tx = tx.clone();
-    tokio::spawn(async move {
-        let writer = ChannelWriter::new(tx);
-        if let Err(e) = engine.export_container(&id, Box::new(writer)).await {
-            tracing::error!(container = %id, error = %e, "export failed");
-            let _ = error_tx
-                .send(Err(std::io::Error::other(e.to_string())))
-                .await;
-        }
-    });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    });
-    Ok((
-        [(axum::http::header::CONTENT_TYPE, "application/x-tar")],
-        Body::from_stream(stream),
-    )
-        .into_response())
+    Ok(tar_response(move |out| async move {
+        engine.export_container(&id, out).await
+    }))
 }

@@ -6,13 +6,13 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use berth_api::detach::{DetachScanner, DEFAULT_DETACH_KEYS};
+use berth_api::detach::DEFAULT_DETACH_KEYS;
 use berth_api::models::{ExecConfig, ExecStartConfig};
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
-use super::streams::{content_type, encode, entry_stream};
+use super::streams::{content_type, encode, entry_stream, pump_stdin};
 use super::CommonQuery;
 use crate::convert;
 use crate::error::{ApiError, ApiResult};
@@ -112,30 +112,10 @@ pub async fn start(
         let (detached_tx, mut detached_rx) = tokio::sync::oneshot::channel::<()>();
         if let Some(mut stdin) = session.stdin {
             tokio::spawn(async move {
-                let mut scanner = DetachScanner::new(detach_keys);
-                let mut buf = vec![0u8; 32 * 1024];
-                let mut forward = Vec::with_capacity(buf.len());
-                loop {
-                    match client_read.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            forward.clear();
-                            let detach = scanner.feed(&buf[..n], &mut forward);
-                            if !forward.is_empty() && stdin.write_all(&forward).await.is_err() {
-                                break;
-                            }
-                            if detach {
-                                // As Docker: the session ends, the process keeps running. On
-                                // a TTY the engine holds the terminal's master, so dropping
-                                // our writer does not hang the shell up.
-                                let _ = detached_tx.send(());
-                                return;
-                            }
-                        }
-                    }
-                }
-                // Ends at the client's half-close (EOF); closing `stdin` closes the process's.
-                let _ = stdin.shutdown().await;
+                // As Docker: a detach ends the session and the process keeps running. On a
+                // TTY the engine holds the terminal's master, so dropping our writer does not
+                // hang the shell up.
+                pump_stdin(&mut client_read, &mut stdin, detach_keys, detached_tx).await;
             });
         }
         let mut output = session.output;

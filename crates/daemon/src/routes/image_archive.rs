@@ -86,15 +86,25 @@ async fn save(state: AppState, names: Vec<String>) -> ApiResult<Response> {
             .resolve(n)
             .map_err(|e| not_found_image(e, n))?;
     }
-    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(8);
     let engine = state.engine.clone();
+    Ok(tar_response(move |out| async move {
+        engine.save_images(names, out).await
+    }))
+}
+
+/// An `application/x-tar` response whose body `produce` writes through a [`ChannelWriter`]
+/// (typically on a blocking thread of the engine). A failure is logged and ends the body with
+/// an error, so the client sees a broken transfer rather than a complete-looking archive.
+pub(crate) fn tar_response<F, Fut>(produce: F) -> Response
+where
+    F: FnOnce(Box<dyn Write + Send>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = berth_engine::Result<()>> + Send,
+{
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(8);
     let error_tx = tx.clone();
     tokio::spawn(async move {
-        let writer = ChannelWriter::new(tx);
-        if let Err(e) = engine.save_images(names, Box::new(writer)).await {
-            tracing::error!(error = %e, "image save failed");
-            // ends the response with an error: the client sees a truncated archive, not a
-            // complete-looking one
+        if let Err(e) = produce(Box::new(ChannelWriter::new(tx))).await {
+            tracing::error!(error = %e, "tar stream failed");
             let _ = error_tx
                 .send(Err(std::io::Error::other(e.to_string())))
                 .await;
@@ -103,11 +113,11 @@ async fn save(state: AppState, names: Vec<String>) -> ApiResult<Response> {
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
     });
-    Ok((
+    (
         [(axum::http::header::CONTENT_TYPE, "application/x-tar")],
         Body::from_stream(stream),
     )
-        .into_response())
+        .into_response()
 }
 
 /// `POST /images/load?quiet=`: loads a docker-archive or OCI layout (optionally gzip) from the

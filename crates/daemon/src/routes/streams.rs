@@ -178,31 +178,10 @@ pub async fn attach(
                 let Ok(mut stdin) = engine.attach_stdin(&id).await else {
                     return;
                 };
-                let mut scanner = DetachScanner::new(detach_keys);
-                let mut buf = vec![0u8; 32 * 1024];
-                let mut forward = Vec::with_capacity(buf.len());
-                loop {
-                    match client_read.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            forward.clear();
-                            let detach = scanner.feed(&buf[..n], &mut forward);
-                            if !forward.is_empty() && stdin.write_all(&forward).await.is_err() {
-                                break;
-                            }
-                            if detach {
-                                // Docker's detach: the session ends, the container keeps
-                                // running. Dropping our stdin connection leaves a TTY open;
-                                // without a TTY the container sees EOF, as with Docker's
-                                // StdinOnce.
-                                let _ = detached_tx.send(());
-                                return;
-                            }
-                        }
-                    }
-                }
-                // Client closed its side: close the container's stdin.
-                let _ = stdin.shutdown().await;
+                // Docker's detach: the session ends, the container keeps running. Dropping our
+                // stdin connection leaves a TTY open; without a TTY the container sees EOF, as
+                // with Docker's StdinOnce.
+                pump_stdin(&mut client_read, &mut stdin, detach_keys, detached_tx).await;
             });
         }
         let mut rx = rx;
@@ -268,4 +247,39 @@ mod tests {
         );
         assert_eq!(&encode(&entry, true, false)[..], b"x\n");
     }
+}
+
+/// Copies a hijacked client's input to a process's stdin until the client half-closes (then
+/// `stdin` is shut down, so the process sees EOF) or types the detach keys (then
+/// `detached` fires and `stdin` is left open: the caller decides what a detach means).
+/// Bytes of a partial detach sequence that turns out not to be one are forwarded.
+pub(crate) async fn pump_stdin<R, W>(
+    client: &mut R,
+    stdin: &mut W,
+    detach_keys: Vec<u8>,
+    detached: tokio::sync::oneshot::Sender<()>,
+) where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    let mut scanner = DetachScanner::new(detach_keys);
+    let mut buf = vec![0u8; 32 * 1024];
+    let mut forward = Vec::with_capacity(buf.len());
+    loop {
+        match client.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                forward.clear();
+                let detach = scanner.feed(&buf[..n], &mut forward);
+                if !forward.is_empty() && stdin.write_all(&forward).await.is_err() {
+                    break;
+                }
+                if detach {
+                    let _ = detached.send(());
+                    return;
+                }
+            }
+        }
+    }
+    let _ = stdin.shutdown().await;
 }

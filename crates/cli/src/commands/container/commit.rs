@@ -1,15 +1,12 @@
 //! `berth commit` (`POST /commit`) and `berth export` (`GET /containers/{id}/export`).
 
-use std::io::IsTerminal;
-
 use crate::client::api_message;
 use crate::commands::container::create::split_tag;
-use anyhow::{anyhow, bail, Result};
+use crate::commands::image::archive::write_tar_stream;
+use anyhow::{anyhow, Result};
 use bollard::query_parameters::CommitContainerOptions;
 use bollard::Docker;
 use clap::{ArgAction, Args};
-use futures_util::StreamExt;
-use tokio::io::AsyncWriteExt;
 
 /// `berth commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]`
 #[derive(Args, Debug, Clone)]
@@ -70,39 +67,6 @@ pub async fn commit(docker: &Docker, args: CommitArgs) -> Result<()> {
 /// Runs `berth export`: the archive goes to `-o FILE` (renamed into place when complete) or
 /// to stdout (never a terminal).
 pub async fn export(docker: &Docker, args: ExportArgs) -> Result<()> {
-    let mut stream = docker.export_container(&args.container);
-    match &args.output {
-        Some(path) => {
-            let tmp = format!("{path}.berth-export-tmp");
-            let result = async {
-                let mut f = tokio::fs::File::create(&tmp)
-                    .await
-                    .map_err(|e| anyhow!("failed to export container: open {path}: {e}"))?;
-                while let Some(chunk) = stream.next().await {
-                    let chunk = chunk.map_err(|e| anyhow!("{}", api_message(&e)))?;
-                    f.write_all(&chunk).await?;
-                }
-                f.sync_all().await?;
-                tokio::fs::rename(&tmp, path).await?;
-                Ok::<(), anyhow::Error>(())
-            }
-            .await;
-            if result.is_err() {
-                let _ = tokio::fs::remove_file(&tmp).await;
-            }
-            result
-        }
-        None => {
-            if std::io::stdout().is_terminal() {
-                bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
-            }
-            let mut out = tokio::io::stdout();
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|e| anyhow!("{}", api_message(&e)))?;
-                out.write_all(&chunk).await?;
-            }
-            out.flush().await?;
-            Ok(())
-        }
-    }
+    let stream = docker.export_container(&args.container);
+    write_tar_stream(stream, args.output.as_deref(), "export container").await
 }

@@ -38,41 +38,8 @@ pub struct LoadArgs {
 /// renamed when complete, so a failed save leaves no truncated archive) or to stdout.
 pub async fn save(docker: &Docker, args: SaveArgs) -> Result<()> {
     let names: Vec<&str> = args.images.iter().map(String::as_str).collect();
-    let mut stream = docker.export_images(&names);
-    match &args.output {
-        Some(path) => {
-            let tmp = format!("{path}.berth-save-tmp");
-            let result = async {
-                let mut f = tokio::fs::File::create(&tmp)
-                    .await
-                    .map_err(|e| anyhow!("failed to save image: open {path}: {e}"))?;
-                while let Some(chunk) = stream.next().await {
-                    let chunk = chunk.map_err(|e| anyhow!("{}", api_message(&e)))?;
-                    f.write_all(&chunk).await?;
-                }
-                f.sync_all().await?;
-                tokio::fs::rename(&tmp, path).await?;
-                Ok::<(), anyhow::Error>(())
-            }
-            .await;
-            if result.is_err() {
-                let _ = tokio::fs::remove_file(&tmp).await;
-            }
-            result
-        }
-        None => {
-            if std::io::stdout().is_terminal() {
-                bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
-            }
-            let mut out = tokio::io::stdout();
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|e| anyhow!("{}", api_message(&e)))?;
-                out.write_all(&chunk).await?;
-            }
-            out.flush().await?;
-            Ok(())
-        }
-    }
+    let stream = docker.export_images(&names);
+    write_tar_stream(stream, args.output.as_deref(), "save image").await
 }
 
 /// Runs `berth load`: prints the daemon's `Loaded image: …` lines.
@@ -113,4 +80,49 @@ pub async fn load(docker: &Docker, args: LoadArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Writes a tar archive streamed by the daemon to `output` (a temporary name renamed into
+/// place when complete, removed on failure, so an error never leaves a truncated archive) or
+/// to stdout, which must not be a terminal. `what` names the operation in errors
+/// ("failed to save image: …").
+pub(crate) async fn write_tar_stream(
+    mut stream: impl futures_util::Stream<Item = Result<bytes::Bytes, bollard::errors::Error>> + Unpin,
+    output: Option<&str>,
+    what: &str,
+) -> Result<()> {
+    match output {
+        Some(path) => {
+            let tmp = format!("{path}.berth-tmp");
+            let result = async {
+                let mut f = tokio::fs::File::create(&tmp)
+                    .await
+                    .map_err(|e| anyhow!("failed to {what}: open {path}: {e}"))?;
+                while let Some(chunk) = stream.next().await {
+                    let chunk = chunk.map_err(|e| anyhow!("{}", api_message(&e)))?;
+                    f.write_all(&chunk).await?;
+                }
+                f.sync_all().await?;
+                tokio::fs::rename(&tmp, path).await?;
+                Ok::<(), anyhow::Error>(())
+            }
+            .await;
+            if result.is_err() {
+                let _ = tokio::fs::remove_file(&tmp).await;
+            }
+            result
+        }
+        None => {
+            if std::io::stdout().is_terminal() {
+                bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
+            }
+            let mut out = tokio::io::stdout();
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| anyhow!("{}", api_message(&e)))?;
+                out.write_all(&chunk).await?;
+            }
+            out.flush().await?;
+            Ok(())
+        }
+    }
 }
