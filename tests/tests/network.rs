@@ -36,7 +36,12 @@ fn web(d: &Daemon, name: &str, args: &[&str]) -> String {
 
 /// The gateway (bridge) address of the daemon's default network.
 fn gateway(d: &Daemon, name: &str) -> String {
-    d.ok(&["inspect", "-f", "{{.NetworkSettings.Networks.bridge.Gateway}}", name])
+    d.ok(&[
+        "inspect",
+        "-f",
+        "{{.NetworkSettings.Networks.bridge.Gateway}}",
+        name,
+    ])
 }
 
 fn table(d: &Daemon) -> String {
@@ -98,7 +103,12 @@ fn containers_get_an_address_route_and_etc_files() {
 fn containers_on_the_bridge_reach_each_other_and_inspect_shows_it() {
     let d = Daemon::start();
     web(&d, "server", &[]);
-    let ip = d.ok(&["inspect", "-f", "{{.NetworkSettings.Networks.bridge.IPAddress}}", "server"]);
+    let ip = d.ok(&[
+        "inspect",
+        "-f",
+        "{{.NetworkSettings.Networks.bridge.IPAddress}}",
+        "server",
+    ]);
     let by_network = d.ok(&[
         "inspect", "-f", "{{.NetworkSettings.Networks.bridge.IPAddress}} {{.NetworkSettings.Networks.bridge.Gateway}} {{.NetworkSettings.Networks.bridge.MacAddress}}", "server",
     ]);
@@ -116,7 +126,12 @@ fn containers_on_the_bridge_reach_each_other_and_inspect_shows_it() {
     assert_eq!(got, "hello from server");
     d.ok(&["stop", "-t", "1", "server"]);
     assert_eq!(
-        d.ok(&["inspect", "-f", "{{.NetworkSettings.Networks.bridge.IPAddress}}", "server"]),
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.NetworkSettings.Networks.bridge.IPAddress}}",
+            "server"
+        ]),
         ""
     );
     d.ok(&["rm", "server"]);

@@ -6,7 +6,9 @@ use berth_tests::Daemon;
 #[test]
 fn system_prune_removes_unused_objects_and_keeps_what_is_in_use() {
     let d = Daemon::start();
-    let stopped = d.ok(&["create", "--name", "stopped", "-v", "/anon", "busybox", "true"]);
+    let stopped = d.ok(&[
+        "create", "--name", "stopped", "-v", "/anon", "busybox", "true",
+    ]);
     d.ok(&["rm", "-f", "stopped"]);
     let stopped_again = d.ok(&["create", "--name", "stopped2", "busybox", "true"]);
     d.ok(&["run", "-d", "--name", "running", "busybox", "sleep", "60"]);
@@ -18,7 +20,9 @@ fn system_prune_removes_unused_objects_and_keeps_what_is_in_use() {
     d.ok(&["commit", "w2", "mine:1"]);
     d.ok(&["rm", "w2"]);
     d.ok(&["volume", "create", "named"]);
-    d.ok(&["create", "--name", "anonvol", "-v", "/data", "busybox", "true"]);
+    d.ok(&[
+        "create", "--name", "anonvol", "-v", "/data", "busybox", "true",
+    ]);
     d.ok(&["rm", "anonvol"]);
     let anon: Vec<String> = d
         .ok(&["volume", "ls", "-q", "--filter", "dangling=true"])
@@ -26,7 +30,10 @@ fn system_prune_removes_unused_objects_and_keeps_what_is_in_use() {
         .filter(|v| *v != "named")
         .map(str::to_owned)
         .collect();
-    assert!(!anon.is_empty(), "an anonymous volume should be left by rm without -v");
+    assert!(
+        !anon.is_empty(),
+        "an anonymous volume should be left by rm without -v"
+    );
 
     // Declining the prompt changes nothing.
     let mut cmd = d.berth_cmd(&["system", "prune"]);
@@ -45,7 +52,10 @@ fn system_prune_removes_unused_objects_and_keeps_what_is_in_use() {
     let out = d.ok(&["system", "prune", "-f", "--volumes"]);
     assert!(out.contains("Deleted Containers:"), "{out}");
     assert!(out.contains(&stopped_again), "{out}");
-    assert!(!out.contains(&stopped), "an already removed container is not reported: {out}");
+    assert!(
+        !out.contains(&stopped),
+        "an already removed container is not reported: {out}"
+    );
     assert!(out.contains("Deleted Volumes:"), "{out}");
     for v in &anon {
         assert!(out.contains(v.as_str()), "volume {v} not pruned: {out}");
@@ -58,7 +68,9 @@ fn system_prune_removes_unused_objects_and_keeps_what_is_in_use() {
     // What is in use (or named) stays.
     let ps = d.ok(&["ps", "-a", "--format", "{{.Names}}"]);
     assert_eq!(ps, "running");
-    assert!(d.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]).contains("mine:1"));
+    assert!(d
+        .ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
+        .contains("mine:1"));
     assert!(d.ok(&["volume", "ls", "-q"]).lines().any(|v| v == "named"));
 
     // A second prune finds nothing.

@@ -12,10 +12,10 @@ use berth_api::version;
 use berth_engine::Engine;
 
 use crate::error::ApiError;
+use crate::routes::container_prune;
+use crate::routes::system_df;
 use crate::routes::{archive, commit, image_archive, image_prune};
 use crate::routes::{containers, events, exec, images, registry, streams, system, volumes};
-use crate::routes::system_df;
-use crate::routes::container_prune;
 
 /// Shared state of every handler.
 #[derive(Clone)]

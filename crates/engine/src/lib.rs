@@ -20,17 +20,17 @@ mod top;
 mod user;
 mod volume;
 
-pub use container::commit::CommitRequest;
 pub use container::archive::{ArchivePut, ArchiveReader, ArchiveWriter, PathStat};
+pub use container::commit::CommitRequest;
 pub use container::create::Created;
 pub use container::exec::{ExecInfo, ExecSession, ExecSpec};
 pub use container::image_prune::ImagesPruned;
-pub use container::prune::ContainersPruned;
 pub use container::model::{
     Container, ContainerSpec, HostSpec, MountKind, MountOrigin, MountPoint, MountRequest,
     NetworkMode, RestartPolicy, SeccompMode, State, Status, Ulimit,
 };
 pub use container::mounts::clean_target;
+pub use container::prune::ContainersPruned;
 pub use container::restart::validate_policy;
 pub use container::stats::{NetworkStats, StatsSample};
 pub use container::update::UpdateSpec;

@@ -27,6 +27,8 @@ mod db;
 mod error;
 mod import;
 pub mod mount;
+pub mod pull;
+pub mod push;
 pub mod reference;
 mod reference_grammar;
 mod remove;
@@ -35,16 +37,14 @@ mod snapshots;
 mod store;
 mod sys;
 pub mod unpack;
-pub mod pull;
-pub mod push;
 
+/// The registry client the pull and push orchestration drives (re-exported for the daemon).
+pub use berth_registry as registry;
 pub use changes::apply_changes;
 pub use error::{Error, ErrorKind, Result};
 pub use mount::Mount;
 pub use snapshot::{OverlaySnapshotter, Snapshotter, SnapshotterKind, VfsSnapshotter};
 pub use store::{ImageRecord, ImageStore, ImportOptions, RemovedItem};
-/// The registry client the pull and push orchestration drives (re-exported for the daemon).
-pub use berth_registry as registry;
 
 pub mod archive;
 mod commit;

@@ -283,9 +283,7 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
             SystemCommand::Info(a) => Command::Info(a),
             SystemCommand::Events(a) => Command::Events(a),
             SystemCommand::Df(a) => return system::df::run(&host, a).await,
-            SystemCommand::Prune(a) => {
-                return system::prune::run(&connect(&host).await?, a).await
-            }
+            SystemCommand::Prune(a) => return system::prune::run(&connect(&host).await?, a).await,
         },
         Command::Volume { command } => return volume::run(&connect(&host).await?, command).await,
         other => other,

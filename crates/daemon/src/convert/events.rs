@@ -82,13 +82,11 @@ pub fn event_filter(raw: &str) -> Result<EventFilter, ApiError> {
             )));
         }
     }
-    let unmatched_types = [
-        "config", "daemon", "node", "plugin", "secret", "service",
-    ]
-    .iter()
-    .filter(|key| !filters.get(key).is_empty())
-    .map(|key| (*key).to_owned())
-    .collect();
+    let unmatched_types = ["config", "daemon", "node", "plugin", "secret", "service"]
+        .iter()
+        .filter(|key| !filters.get(key).is_empty())
+        .map(|key| (*key).to_owned())
+        .collect();
     Ok(EventFilter {
         types: filters.get("type").to_vec(),
         events: filters.get("event").to_vec(),

@@ -25,9 +25,9 @@ pub use events::{event, event_filter};
 pub use stats::stats;
 pub use update::update_body;
 pub mod archive;
+pub mod df;
 pub mod mounts;
 pub mod registry;
-pub mod df;
 pub mod volumes;
 
 /// Docker's zero time, used for "never".

@@ -1,18 +1,18 @@
 //! Request handlers, grouped as the Engine API groups its endpoints.
 
+pub mod archive;
+pub mod commit;
+pub mod container_prune;
 pub mod containers;
 pub mod events;
 pub mod exec;
 pub mod image_archive;
+pub mod image_prune;
 pub mod images;
 pub mod registry;
 pub mod streams;
 pub mod system;
 pub mod volumes;
-pub mod archive;
-pub mod commit;
-pub mod image_prune;
-pub mod container_prune;
 
 use serde::Deserialize;
 

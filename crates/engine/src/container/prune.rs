@@ -40,7 +40,9 @@ impl Engine {
                     pruned.ids.push(container.id.clone());
                     pruned.space_reclaimed += size;
                 }
-                Err(e) => tracing::warn!(id = %container.id, error = %e, "prune: container not removed"),
+                Err(e) => {
+                    tracing::warn!(id = %container.id, error = %e, "prune: container not removed")
+                }
             }
         }
         Ok(pruned)

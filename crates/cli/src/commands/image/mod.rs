@@ -1,14 +1,14 @@
 //! Image commands.
 
 pub mod archive;
+pub mod credentials;
 pub mod history;
 pub mod import;
-pub mod ls;
-pub mod pull;
-pub mod rm;
-pub mod tag;
-pub mod credentials;
 pub mod login;
+pub mod ls;
 pub mod progress;
+pub mod pull;
 pub mod push;
+pub mod rm;
 pub mod search;
+pub mod tag;

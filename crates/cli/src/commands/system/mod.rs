@@ -1,7 +1,7 @@
 //! System commands.
 
+pub mod df;
 pub mod events;
 pub mod info;
 pub mod prune;
 pub mod version;
-pub mod df;
