@@ -3,7 +3,7 @@
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use berth_api::detach::DEFAULT_DETACH_KEYS;
@@ -12,7 +12,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 
-use super::streams::{content_type, encode, entry_stream, pump_stdin};
+use super::streams::{content_type, entry_stream, forward_output, hijacked_response, pump_stdin};
 use super::CommonQuery;
 use crate::convert;
 use crate::error::{ApiError, ApiResult};
@@ -109,7 +109,7 @@ pub async fn start(
             }
         };
         let (mut client_read, mut client_write) = tokio::io::split(TokioIo::new(upgraded));
-        let (detached_tx, mut detached_rx) = tokio::sync::oneshot::channel::<()>();
+        let (detached_tx, detached_rx) = tokio::sync::oneshot::channel::<()>();
         if let Some(mut stdin) = session.stdin {
             tokio::spawn(async move {
                 // As Docker: a detach ends the session and the process keeps running. On a
@@ -118,40 +118,13 @@ pub async fn start(
                 pump_stdin(&mut client_read, &mut stdin, detach_keys, detached_tx).await;
             });
         }
-        let mut output = session.output;
-        let mut detach_pending = true;
-        loop {
-            let entry = tokio::select! {
-                entry = output.recv() => entry,
-                detached = &mut detached_rx, if detach_pending => match detached {
-                    Ok(()) => {
-                        // Keep draining the process's output so it never blocks on a full
-                        // pipe or terminal after the client left.
-                        tokio::spawn(async move { while output.recv().await.is_some() {} });
-                        break;
-                    }
-                    Err(_) => {
-                        detach_pending = false;
-                        continue;
-                    }
-                },
-            };
-            let Some(entry) = entry else { break };
-            if client_write
-                .write_all(&encode(&entry, tty, false))
-                .await
-                .is_err()
-            {
-                return;
-            }
+        let detached = forward_output(session.output, &mut client_write, detached_rx, tty).await;
+        if let Some(mut output) = detached {
+            // Keep draining the process's output so it never blocks on a full pipe or
+            // terminal after the client left.
+            tokio::spawn(async move { while output.recv().await.is_some() {} });
         }
         let _ = client_write.shutdown().await;
     });
-    let mut response = Response::new(Body::empty());
-    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let headers = response.headers_mut();
-    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    headers.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
-    headers.insert(header::CONTENT_TYPE, content_type(tty));
-    Ok(response)
+    Ok(hijacked_response(tty))
 }

@@ -170,7 +170,7 @@ pub async fn attach(
             }
         };
         let (mut client_read, mut client_write) = tokio::io::split(TokioIo::new(upgraded));
-        let (detached_tx, mut detached_rx) = tokio::sync::oneshot::channel::<()>();
+        let (detached_tx, detached_rx) = tokio::sync::oneshot::channel::<()>();
         if stdin_wanted {
             let engine = engine.clone();
             let id = id.clone();
@@ -184,39 +184,56 @@ pub async fn attach(
                 pump_stdin(&mut client_read, &mut stdin, detach_keys, detached_tx).await;
             });
         }
-        let mut rx = rx;
-        // Whether the stdin task may still report a detach (a oneshot must not be polled
-        // again once it completed).
-        let mut detach_pending = true;
-        loop {
-            let entry = tokio::select! {
-                entry = rx.recv() => entry,
-                detached = &mut detached_rx, if detach_pending => match detached {
-                    Ok(()) => None,
-                    Err(_) => {
-                        detach_pending = false;
-                        continue;
-                    }
-                },
-            };
-            let Some(entry) = entry else { break };
-            if client_write
-                .write_all(&encode(&entry, tty, false))
-                .await
-                .is_err()
-            {
-                return;
-            }
-        }
+        // A detached attach just stops following: the output subscription is dropped.
+        let _ = forward_output(rx, &mut client_write, detached_rx, tty).await;
         let _ = client_write.shutdown().await;
     });
+    Ok(hijacked_response(tty))
+}
+
+/// Docker's answer to an attach or exec start that hijacks the connection: 101, upgraded
+/// to the raw `tcp` stream, with the stream's content type.
+pub(crate) fn hijacked_response(tty: bool) -> Response {
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let headers = response.headers_mut();
     headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
     headers.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
     headers.insert(header::CONTENT_TYPE, content_type(tty));
-    Ok(response)
+    response
+}
+
+/// Sends a session's output to a hijacked client (framed, or raw on a TTY) until the output
+/// ends, the client goes away, or `detached` fires. Returns the output receiver when the
+/// session ended by a detach, so the caller decides whether it must keep being drained.
+pub(crate) async fn forward_output<W>(
+    mut output: mpsc::Receiver<LogEntry>,
+    client: &mut W,
+    mut detached: tokio::sync::oneshot::Receiver<()>,
+    tty: bool,
+) -> Option<mpsc::Receiver<LogEntry>>
+where
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    // Whether the stdin task may still report a detach (a oneshot must not be polled again
+    // once it completed).
+    let mut detach_pending = true;
+    loop {
+        let entry = tokio::select! {
+            entry = output.recv() => entry,
+            signal = &mut detached, if detach_pending => match signal {
+                Ok(()) => return Some(output),
+                Err(_) => {
+                    detach_pending = false;
+                    continue;
+                }
+            },
+        };
+        let entry = entry?;
+        if client.write_all(&encode(&entry, tty, false)).await.is_err() {
+            return None;
+        }
+    }
 }
 
 #[cfg(test)]
