@@ -200,16 +200,7 @@ impl ImageStore {
             tx.commit().map_err(Error::db("commit import"))
         })();
         if let Err(e) = result {
-            for p in undo.iter().rev() {
-                let r = if p.is_dir() {
-                    fs::remove_dir_all(p)
-                } else {
-                    fs::remove_file(p)
-                };
-                if let Err(u) = r {
-                    tracing::error!(path = %p.display(), error = %u, "rolling back import");
-                }
-            }
+            crate::sys::remove_published(&undo, "import");
             return Err(e);
         }
         let layer_was_new = undo

@@ -123,3 +123,18 @@ pub(crate) fn mknod(
     // SAFETY: p is a valid C string.
     check(unsafe { libc::mknod(p.as_ptr(), kind | (perm as libc::mode_t & 0o7777), dev) })
 }
+
+/// Rolls back a failed multi-step publish: removes `paths` (files or directory trees) newest
+/// first. Best effort: every failure is logged with `what` and the path, none stops the rest.
+pub(crate) fn remove_published(paths: &[std::path::PathBuf], what: &str) {
+    for p in paths.iter().rev() {
+        let r = if p.is_dir() {
+            std::fs::remove_dir_all(p)
+        } else {
+            std::fs::remove_file(p)
+        };
+        if let Err(e) = r {
+            tracing::error!(path = %p.display(), error = %e, "rolling back {what}");
+        }
+    }
+}
