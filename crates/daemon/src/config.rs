@@ -79,6 +79,12 @@ pub struct NetworkOptions {
     pub bip: Option<String>,
     pub fixed_cidr: Option<String>,
     pub mtu: Option<u32>,
+    /// `dns`, `dns-search`, `dns-opts`: defaults for containers' resolv.conf.
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_options: Vec<String>,
+    /// `host-gateway-ip`: the address `--add-host NAME:host-gateway` maps to.
+    pub host_gateway_ip: Option<std::net::IpAddr>,
 }
 
 /// daemon.json keys berthd applies.
@@ -96,6 +102,10 @@ const APPLIED_KEYS: &[&str] = &[
     "bip",
     "fixed-cidr",
     "mtu",
+    "dns",
+    "dns-search",
+    "dns-opts",
+    "host-gateway-ip",
 ];
 /// dockerd keys berthd accepts but does not act on (yet); they are logged, not refused.
 const ACCEPTED_KEYS: &[&str] = &[
@@ -107,9 +117,6 @@ const ACCEPTED_KEYS: &[&str] = &[
     "iptables",
     "ip-forward",
     "ip-masq",
-    "dns",
-    "dns-search",
-    "dns-opts",
     "mtu",
     "experimental",
     "features",
@@ -218,6 +225,10 @@ impl Config {
                 _ => bail!("unknown log opt {opt:?} (berthd supports max-size and max-file)"),
             }
         }
+        let dns = strings(&file, "dns")?;
+        if let Some(bad) = dns.iter().find(|s| s.parse::<std::net::IpAddr>().is_err()) {
+            bail!("dns: {bad} is not an ip address");
+        }
         let config = Config {
             socket,
             data_root: flags
@@ -255,6 +266,15 @@ impl Config {
                 bridge: flags.bridge.clone().or_else(|| string("bridge")),
                 bip: flags.bip.clone().or_else(|| string("bip")),
                 fixed_cidr: flags.fixed_cidr.clone().or_else(|| string("fixed-cidr")),
+                dns,
+                dns_search: strings(&file, "dns-search")?,
+                dns_options: strings(&file, "dns-opts")?,
+                host_gateway_ip: string("host-gateway-ip")
+                    .map(|ip| {
+                        ip.parse()
+                            .with_context(|| format!("invalid host-gateway-ip {ip:?}"))
+                    })
+                    .transpose()?,
                 mtu: match flags.mtu {
                     Some(mtu) => Some(mtu),
                     None => match file.get("mtu") {
@@ -269,6 +289,22 @@ impl Config {
             },
         };
         Ok((config, warnings))
+    }
+}
+
+/// A daemon.json list of strings (`"dns": ["1.1.1.1"]`); absent = empty.
+fn strings(file: &Value, key: &str) -> anyhow::Result<Vec<String>> {
+    match file.get(key) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .with_context(|| format!("{key}: expected a list of strings, got {v}"))
+            })
+            .collect(),
+        Some(other) => bail!("{key}: expected a list of strings, got {other}"),
     }
 }
 

@@ -105,6 +105,10 @@ async fn run(config: Config) -> anyhow::Result<()> {
             bip: config.network.bip.clone(),
             fixed_cidr: config.network.fixed_cidr.clone(),
             mtu: config.network.mtu,
+            dns: config.network.dns.clone(),
+            dns_search: config.network.dns_search.clone(),
+            dns_options: config.network.dns_options.clone(),
+            host_gateway_ip: config.network.host_gateway_ip,
         },
     })
     .await

@@ -322,8 +322,9 @@ impl Engine {
     }
 
     /// The host path of a container's generated /etc file (`hostname`, `hosts`, `resolv.conf`).
+    /// A `container:` container shows the files of the container whose network it shares.
     pub fn etc_file(&self, container: &Container, name: &str) -> PathBuf {
-        self.container_dir(&container.id).join(name)
+        self.container_dir(&self.etc_owner(container)).join(name)
     }
 
     /// The data root this engine was opened on.

@@ -12,6 +12,7 @@ mod error;
 mod events;
 mod ids;
 mod logs;
+mod netfiles;
 mod network;
 mod shim;
 mod spec;
@@ -29,6 +30,7 @@ pub use container::model::{
     Container, ContainerSpec, HostSpec, MountKind, MountOrigin, MountPoint, MountRequest,
     NetworkMode, RestartPolicy, SeccompMode, State, Status, Ulimit,
 };
+pub use container::model::Link;
 pub use container::mounts::clean_target;
 pub use container::prune::ContainersPruned;
 pub use container::restart::validate_policy;

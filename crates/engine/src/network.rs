@@ -37,6 +37,13 @@ pub struct NetworkConfig {
     /// The sub-range containers get addresses from.
     pub fixed_cidr: Option<String>,
     pub mtu: Option<u32>,
+    /// daemon.json `dns`, `dns-search`, `dns-opts`: defaults for containers that set none.
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_options: Vec<String>,
+    /// daemon.json `host-gateway-ip`: what `--add-host NAME:host-gateway` maps to; default:
+    /// the default bridge's gateway.
+    pub host_gateway_ip: Option<std::net::IpAddr>,
 }
 
 /// One `-p`: `host_ip:host_port:container_port/protocol` as requested.
@@ -240,8 +247,9 @@ impl DefaultBridge {
             held.push(reservation);
             published.push(port);
         }
+        let mac = crate::netfiles::container_mac(container)?;
         let netns = NetNs::create()?;
-        let endpoint = self.bridge.attach(&netns, ip, None)?;
+        let endpoint = self.bridge.attach(&netns, ip, mac)?;
         let mappings: Vec<PortMapping> = published
             .iter()
             .map(|p| to_mapping(ip, p))
@@ -251,12 +259,7 @@ impl DefaultBridge {
             return Err(e.into());
         }
         self.state().reservations.insert(container.id.clone(), held);
-        let mac = endpoint
-            .mac
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<Vec<_>>()
-            .join(":");
+        let mac = crate::netfiles::format_mac(&endpoint.mac);
         Ok(Prepared {
             netns,
             attachment: Attachment {

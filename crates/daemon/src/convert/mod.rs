@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use berth_api::models::{ContainerCreateBody, HostConfig};
 use berth_engine::{
-    Container, ContainerSpec, HostSpec, NetworkMode, RestartPolicy, SeccompMode, Status, Ulimit,
+    Container, ContainerSpec, HostSpec, RestartPolicy, SeccompMode, Status, Ulimit,
 };
 use berth_image::ImageRecord;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -17,11 +17,13 @@ use serde_json::{json, Value};
 use crate::error::ApiError;
 
 mod events;
+mod netopts;
 mod network;
 mod stats;
 mod update;
 
 pub use events::{event, event_filter};
+pub use netopts::legacy_mac_address;
 pub use stats::stats;
 pub use update::update_body;
 pub mod archive;
@@ -53,7 +55,8 @@ pub fn create_body(
         targets.sort();
         targets
     };
-    let host = host_spec(body.host_config.unwrap_or_default(), &anonymous)?;
+    let mut host = host_spec(body.host_config.unwrap_or_default(), &anonymous)?;
+    host.mac_address = netopts::endpoint_mac_address(body.networking_config.as_ref());
     Ok(ContainerSpec {
         name: name.filter(|n| !n.is_empty()),
         image,
@@ -89,13 +92,7 @@ fn host_spec(hc: HostConfig, anonymous: &[String]) -> Result<HostSpec, ApiError>
             "{what} is not supported by this version of berthd yet"
         ))
     };
-    if hc.links.as_ref().is_some_and(|l| !l.is_empty()) {
-        return Err(unsupported("--link"));
-    }
     let given = |list: &Option<Vec<String>>| list.as_ref().is_some_and(|l| !l.is_empty());
-    if given(&hc.dns) || given(&hc.dns_search) || given(&hc.dns_options) || given(&hc.extra_hosts) {
-        return Err(unsupported("--dns/--dns-search/--dns-option/--add-host"));
-    }
     if given(&hc.group_add) {
         return Err(unsupported("--group-add"));
     }
@@ -108,14 +105,9 @@ fn host_spec(hc: HostConfig, anonymous: &[String]) -> Result<HostSpec, ApiError>
     if hc.sysctls.as_ref().is_some_and(|s| !s.is_empty()) {
         return Err(unsupported("--sysctl"));
     }
-    let network_mode = match hc.network_mode.as_deref().unwrap_or("") {
-        "" | "default" | "bridge" => NetworkMode::Bridge,
-        "none" => NetworkMode::None,
-        "host" => NetworkMode::Host,
-        other => {
-            return Err(ApiError::not_found(format!("network {other} not found")));
-        }
-    };
+    let mode = hc.network_mode.as_deref().unwrap_or("");
+    let network_mode = netopts::network_mode(mode)
+        .ok_or_else(|| ApiError::not_found(format!("network {mode} not found")))?;
     let mut seccomp = SeccompMode::Default;
     let mut no_new_privileges = false;
     for opt in hc.security_opt.iter().flatten() {
@@ -232,6 +224,12 @@ fn host_spec(hc: HostConfig, anonymous: &[String]) -> Result<HostSpec, ApiError>
         mounts: mount_requests,
         port_bindings: network::port_bindings(hc.port_bindings)?,
         publish_all_ports: hc.publish_all_ports.unwrap_or(false),
+        links: netopts::links(hc.links)?,
+        extra_hosts: hc.extra_hosts.unwrap_or_default(),
+        dns: hc.dns.unwrap_or_default(),
+        dns_search: hc.dns_search.unwrap_or_default(),
+        dns_options: hc.dns_options.unwrap_or_default(),
+        mac_address: None,
     })
 }
 
@@ -327,10 +325,11 @@ fn host_config(c: &Container) -> Value {
         "CapAdd": if h.cap_add.is_empty() { Value::Null } else { json!(h.cap_add) },
         "CapDrop": if h.cap_drop.is_empty() { Value::Null } else { json!(h.cap_drop) },
         "CgroupnsMode": "host",
-        "Dns": [], "DnsOptions": [], "DnsSearch": [], "ExtraHosts": null, "GroupAdd": null,
+        "Dns": h.dns, "DnsOptions": h.dns_options, "DnsSearch": h.dns_search,
+        "ExtraHosts": netopts::list_or_null(&h.extra_hosts), "GroupAdd": null,
         "IpcMode": "private",
         "Cgroup": "",
-        "Links": null,
+        "Links": netopts::host_config_links(c),
         "OomScoreAdj": 0,
         "PidMode": "",
         "Privileged": h.privileged,
@@ -402,6 +401,7 @@ pub fn inspect(c: &Container, image_ref: &str, paths: &ContainerPaths) -> Value 
         "Config": {
             "Hostname": c.hostname,
             "Domainname": c.spec.domainname.clone().unwrap_or_default(),
+            "MacAddress": c.spec.host.mac_address.clone().unwrap_or_default(),
             "User": c.user,
             "AttachStdin": c.spec.attach_stdin,
             "AttachStdout": c.spec.attach_stdout,
@@ -618,6 +618,7 @@ pub fn image_history(image: &ImageRecord, parents: &[ImageRecord]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use berth_engine::NetworkMode;
 
     #[test]
     fn sizes_parse_like_docker() {
@@ -632,7 +633,7 @@ mod tests {
     #[test]
     fn create_body_refuses_unsupported_options_and_bad_values() {
         let body: ContainerCreateBody = serde_json::from_value(json!({
-            "Image": "busybox", "HostConfig": {"Links": ["a:b"]}
+            "Image": "busybox", "HostConfig": {"GroupAdd": ["audio"]}
         }))
         .unwrap();
         assert!(create_body(None, body)

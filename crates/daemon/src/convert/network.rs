@@ -115,6 +115,23 @@ pub fn network_settings(c: &Container, network_id: &str) -> Value {
     let mac = a.map(|a| a.mac.clone()).unwrap_or_default();
     let endpoint = a.map(|a| a.endpoint_id.clone()).unwrap_or_default();
     let net_id = if mode == "bridge" { network_id } else { "" };
+    // A `container:` container has no network of its own (Docker shows none).
+    let networks = if matches!(
+        c.spec.host.network_mode,
+        berth_engine::NetworkMode::Container(_)
+    ) {
+        json!({})
+    } else {
+        json!({
+            mode.as_ref(): {
+                "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": mac,
+                "NetworkID": net_id, "EndpointID": endpoint, "Gateway": gateway,
+                "IPAddress": ip, "IPPrefixLen": prefix, "IPv6Gateway": "",
+                "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DriverOpts": null,
+                "DNSNames": null,
+            }
+        })
+    };
     json!({
         "Bridge": "",
         "SandboxID": "",
@@ -123,15 +140,7 @@ pub fn network_settings(c: &Container, network_id: &str) -> Value {
         "HairpinMode": false,
         "LinkLocalIPv6Address": "",
         "LinkLocalIPv6PrefixLen": 0,
-        "Networks": {
-            mode: {
-                "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": mac,
-                "NetworkID": net_id, "EndpointID": endpoint, "Gateway": gateway,
-                "IPAddress": ip, "IPPrefixLen": prefix, "IPv6Gateway": "",
-                "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DriverOpts": null,
-                "DNSNames": null,
-            }
-        },
+        "Networks": networks,
         "EndpointID": endpoint,
         "Gateway": gateway, "IPAddress": ip, "IPPrefixLen": prefix, "MacAddress": mac,
         "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPv6Gateway": "",

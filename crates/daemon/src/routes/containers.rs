@@ -44,6 +44,7 @@ pub async fn create(
         ApiError::bad_request(format!("invalid JSON body for container create: {e}"))
     })?;
     let spec = convert::create_body(query.get("name").cloned(), parsed)?;
+    let spec = convert::legacy_mac_address(spec, &body);
     let created = state.engine.create(spec).await?;
     Ok((
         StatusCode::CREATED,

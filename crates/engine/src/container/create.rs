@@ -21,8 +21,9 @@ pub struct Created {
 
 impl Engine {
     /// Creates a container from `spec`. Validates everything first; on failure nothing is left.
-    pub async fn create(&self, spec: ContainerSpec) -> Result<Created> {
+    pub async fn create(&self, mut spec: ContainerSpec) -> Result<Created> {
         let warnings = validate(&spec)?;
+        self.resolve_network_refs(&mut spec)?;
         let image = self
             .images
             .resolve(&spec.image)
@@ -108,6 +109,7 @@ fn validate(spec: &ContainerSpec) -> Result<Vec<String>> {
         spec::validate_seccomp_profile(profile)?;
     }
     crate::container::restart::validate_policy(&host.restart_policy)?;
+    crate::container::netmodes::validate(spec)?;
     if host.auto_remove && !matches!(host.restart_policy.name.as_str(), "" | "no") {
         return Err(Error::invalid(
             "can't create 'AutoRemove' container with restart policy",
@@ -221,6 +223,7 @@ fn merge(
         .hostname
         .clone()
         .filter(|h| !h.is_empty())
+        .or_else(|| host_network_hostname(spec))
         .unwrap_or_else(|| id[..12].to_owned());
     // Config.Env is the image's environment overridden by the request's, as Docker reports
     // it; HOSTNAME and a default PATH are added to the process environment at start.
@@ -293,6 +296,15 @@ fn merge(
         mount_points: Vec::new(),
         network: None,
     })
+}
+
+/// Docker gives a `--network host` container the host's hostname unless one was asked for.
+fn host_network_hostname(spec: &ContainerSpec) -> Option<String> {
+    (spec.host.network_mode == crate::container::model::NetworkMode::Host)
+        .then(nix::unistd::gethostname)
+        .and_then(|h| h.ok())
+        .map(|h| h.to_string_lossy().into_owned())
+        .filter(|h| !h.is_empty())
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod io;
 pub mod model;
 pub mod monitor;
 pub mod mounts;
+pub mod netmodes;
 pub mod pause;
 pub mod prune;
 pub mod remove;

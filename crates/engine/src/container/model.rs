@@ -86,6 +86,37 @@ pub struct HostSpec {
     /// `-P`: publish every exposed port on a free host port.
     #[serde(default)]
     pub publish_all_ports: bool,
+    /// `--link NAME[:ALIAS]` on the default bridge, resolved at create.
+    #[serde(default)]
+    pub links: Vec<Link>,
+    /// `--add-host NAME:IP` as given (`IP` may be `host-gateway`, resolved at start).
+    #[serde(default)]
+    pub extra_hosts: Vec<String>,
+    /// `--dns`, `--dns-search`, `--dns-option` as given (the daemon's defaults apply when
+    /// empty).
+    #[serde(default)]
+    pub dns: Vec<String>,
+    #[serde(default)]
+    pub dns_search: Vec<String>,
+    #[serde(default)]
+    pub dns_options: Vec<String>,
+    /// `--mac-address` for the container's interface on the default bridge, normalised to
+    /// lowercase `aa:bb:cc:dd:ee:ff`.
+    #[serde(default)]
+    pub mac_address: Option<String>,
+}
+
+/// One legacy link: the linked container and the alias it gets in this container's
+/// /etc/hosts and environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    /// The linked container's full ID (empty until create resolves `name`).
+    #[serde(default)]
+    pub id: String,
+    /// The linked container's name (without `/`) when the link was made, or the reference
+    /// as given before create resolved it.
+    pub name: String,
+    pub alias: String,
 }
 
 /// What a container mount is backed by.
@@ -190,15 +221,20 @@ pub enum NetworkMode {
     Bridge,
     None,
     Host,
+    /// `container:<ref>`: share another container's network namespace (and its hostname,
+    /// /etc/hosts and /etc/resolv.conf). Holds the reference as given until create resolves
+    /// it to the full ID.
+    Container(String),
 }
 
 impl NetworkMode {
-    /// The name Docker reports in HostConfig.NetworkMode.
-    pub fn as_str(&self) -> &'static str {
+    /// The name Docker reports in HostConfig.NetworkMode (`container:<id>` for a shared one).
+    pub fn as_str(&self) -> std::borrow::Cow<'static, str> {
         match self {
-            NetworkMode::Bridge => "bridge",
-            NetworkMode::None => "none",
-            NetworkMode::Host => "host",
+            NetworkMode::Bridge => "bridge".into(),
+            NetworkMode::None => "none".into(),
+            NetworkMode::Host => "host".into(),
+            NetworkMode::Container(id) => format!("container:{id}").into(),
         }
     }
 }

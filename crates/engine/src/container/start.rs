@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
-use crate::container::model::{Container, MountKind, NetworkMode, Status};
+use crate::container::model::{Container, MountKind, Status};
 use crate::engine::{Engine, Handle};
 use crate::error::{Error, Result};
 use crate::network::{self, Attachment};
@@ -67,7 +67,13 @@ impl Engine {
         match launched {
             Ok((started, attachment)) => {
                 let connected = attachment.is_some();
+                let joined = self.joined_identity(&container);
                 let record = handle.update(|c| {
+                    // Docker: a `container:` container takes the hostname of the one it joins.
+                    if let Some((hostname, domainname)) = joined {
+                        c.hostname = hostname;
+                        c.spec.domainname = domainname;
+                    }
                     c.network = attachment;
                     c.state.status = Status::Running;
                     c.state.pid = started.pid;
@@ -229,14 +235,35 @@ impl Engine {
         let id = &container.id;
         let dir = self.container_dir(id);
         let began = std::time::Instant::now();
-        let etc = write_etc_files(&dir, container, network.map(|n| &n.attachment))?;
+        // `container:` and `--link` peers must be running now (Docker's errors otherwise).
+        let peers = self.network_peers(container)?;
+        let etc = match &peers.joined {
+            Some(joined) => {
+                let owner = self.container_dir(&joined.etc_owner);
+                ["hostname", "hosts", "resolv.conf"].map(|name| owner.join(name))
+            }
+            None => {
+                let gateway = self.bridge.as_ref().map(|b| b.bridge.gateway.into());
+                crate::netfiles::write_etc_files(
+                    &dir,
+                    container,
+                    network.map(|n| &n.attachment),
+                    &peers.linked_hosts(),
+                    &self.config.network,
+                    gateway,
+                )?
+            }
+        };
+        let container = &*peers.apply(container);
         let user = user::resolve(rootfs, &container.user)?;
         let files = EtcFiles {
             hostname: &etc[0],
             hosts: &etc[1],
             resolv_conf: &etc[2],
         };
-        let netns_path = network.map(|n| n.netns.path());
+        let netns_path = network
+            .map(|n| n.netns.path())
+            .or_else(|| peers.joined.as_ref().map(|j| j.netns.clone()));
         let oci = spec::build(container, rootfs, &user, &files, netns_path.as_deref())?;
         let spec_ready = began.elapsed();
         let bundle = self.run_dir(id);
@@ -286,84 +313,6 @@ fn docker_start_message(path: &str, detail: &str, exit_code: i64) -> String {
     }
 }
 
-/// Writes `hostname`, `hosts` and `resolv.conf` into the container's directory; they are
-/// bind-mounted over the image's files, as Docker does.
-fn write_etc_files(
-    dir: &Path,
-    container: &Container,
-    attachment: Option<&Attachment>,
-) -> Result<[std::path::PathBuf; 3]> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
-    let host_mode = container.spec.host.network_mode == NetworkMode::Host;
-    let hostname = if host_mode {
-        nix::unistd::gethostname()
-            .map(|h| h.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    } else {
-        container.hostname.clone()
-    };
-    let hosts = if host_mode {
-        std::fs::read_to_string("/etc/hosts").unwrap_or_default()
-    } else {
-        let mut hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n".to_owned();
-        if let Some(attachment) = attachment {
-            // Docker's entry for the container itself: its address, hostname (FQDN first
-            // with --domainname).
-            let names = match container
-                .spec
-                .domainname
-                .as_deref()
-                .filter(|d| !d.is_empty())
-            {
-                Some(domain) => format!("{hostname}.{domain} {hostname}"),
-                None => hostname.clone(),
-            };
-            hosts.push_str(&format!("{}\t{names}\n", attachment.ip));
-        }
-        hosts
-    };
-    let resolv = resolv_conf(
-        &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
-        host_mode,
-    );
-    let paths = [
-        dir.join("hostname"),
-        dir.join("hosts"),
-        dir.join("resolv.conf"),
-    ];
-    for (path, content) in paths.iter().zip([format!("{hostname}\n"), hosts, resolv]) {
-        std::fs::write(path, content).map_err(|e| Error::io("write", path, e))?;
-    }
-    Ok(paths)
-}
-
-/// The host's resolv.conf as the container sees it: outside the host's network namespace,
-/// loopback resolvers are unreachable, so they are dropped (Docker falls back to Google's
-/// public resolvers when nothing is left).
-fn resolv_conf(host: &str, host_network: bool) -> String {
-    if host_network {
-        return host.to_owned();
-    }
-    let mut out = String::new();
-    let mut nameservers = 0;
-    for line in host.lines() {
-        let mut fields = line.split_whitespace();
-        if fields.next() == Some("nameserver") {
-            let address = fields.next().unwrap_or("");
-            if address.starts_with("127.") || address == "::1" {
-                continue;
-            }
-            nameservers += 1;
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    if nameservers == 0 {
-        out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
-    }
-    out
-}
-
 /// Whether `path` is a mount point (its device differs from its parent's, or it is listed).
 pub(crate) fn is_mountpoint(path: &Path) -> bool {
     let Ok(mountinfo) = std::fs::read_to_string("/proc/self/mountinfo") else {
@@ -378,17 +327,6 @@ pub(crate) fn is_mountpoint(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn loopback_resolvers_are_replaced() {
-        let host = "search example.com\nnameserver 127.0.0.53\noptions edns0\n";
-        let got = resolv_conf(host, false);
-        assert!(got.contains("search example.com"));
-        assert!(!got.contains("127.0.0.53"));
-        assert!(got.contains("nameserver 8.8.8.8"));
-        assert_eq!(resolv_conf(host, true), host);
-        assert!(!resolv_conf("nameserver 10.0.0.2\n", false).contains("8.8.8.8"));
-    }
 
     #[test]
     fn start_errors_keep_dockers_wording() {

@@ -12,7 +12,7 @@
 //!   bare name is always tried first), is forwarded to at most three upstreams in order: UDP,
 //!   retried over TCP when truncated; TCP clients are forwarded over TCP. No answer in time
 //!   from any upstream → SERVFAIL. With `forward == false` (internal networks) other names
-//!   get SERVFAIL, as in Docker 20.10.
+//!   get SERVFAIL at once (Docker 20.10 sends nothing and the client times out).
 //! - Bounded work: at most [`Options::max_forwards`] forwards in flight per server (more get
 //!   SERVFAIL at once), at most [`Options::max_tcp_connections`] TCP clients, and every task
 //!   belongs to the server, so a query storm cannot grow memory or tasks without limit.

@@ -92,6 +92,12 @@ pub struct ContainerOpts {
     /// Add network-scoped alias for the container
     #[arg(long = "network-alias")]
     pub network_alias: Vec<String>,
+    /// Add link to another container
+    #[arg(long = "link")]
+    pub link: Vec<String>,
+    /// Container MAC address (e.g., 92:d0:c6:0a:29:33)
+    #[arg(long = "mac-address")]
+    pub mac_address: Option<String>,
     /// Add a custom host-to-IP mapping (host:ip)
     #[arg(long = "add-host")]
     pub add_host: Vec<String>,
@@ -555,6 +561,7 @@ impl ContainerOpts {
                     .unwrap_or_else(|| "default".to_string()),
             ),
             extra_hosts: (!self.add_host.is_empty()).then(|| self.add_host.clone()),
+            links: (!self.link.is_empty()).then(|| self.link.clone()),
             dns: (!self.dns.is_empty()).then(|| self.dns.clone()),
             dns_options: (!self.dns_option.is_empty()).then(|| self.dns_option.clone()),
             dns_search: (!self.dns_search.is_empty()).then(|| self.dns_search.clone()),
@@ -577,18 +584,22 @@ impl ContainerOpts {
             ..Default::default()
         };
 
-        let networking_config = match (&self.network, self.network_alias.is_empty()) {
-            (Some(net), false) => Some(bollard::models::NetworkingConfig {
+        // Like the docker CLI (API >= 1.44): aliases and the MAC address travel in the
+        // endpoint settings of the network the container is created on.
+        let networking_config = (!self.network_alias.is_empty() || self.mac_address.is_some())
+            .then(|| bollard::models::NetworkingConfig {
                 endpoints_config: Some(HashMap::from([(
-                    net.clone(),
+                    self.network
+                        .clone()
+                        .unwrap_or_else(|| "default".to_string()),
                     bollard::models::EndpointSettings {
-                        aliases: Some(self.network_alias.clone()),
+                        aliases: (!self.network_alias.is_empty())
+                            .then(|| self.network_alias.clone()),
+                        mac_address: self.mac_address.clone(),
                         ..Default::default()
                     },
                 )])),
-            }),
-            _ => None,
-        };
+            });
 
         Ok(ContainerCreateBody {
             hostname: self.hostname.clone(),
