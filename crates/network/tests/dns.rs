@@ -414,3 +414,44 @@ async fn open_adopts_an_existing_namespace() {
     let err = NetNs::open(std::path::Path::new("/nonexistent/ns")).expect_err("missing");
     assert!(err.to_string().contains("/nonexistent/ns"), "{err}");
 }
+
+/// A real resolver client (busybox nslookup, which sends A and AAAA at once) run inside the
+/// namespace, as a container's process would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busybox_nslookup_resolves_container_names_and_forwards() {
+    if !is_root() {
+        return;
+    }
+    let busybox = std::path::Path::new("/bin/busybox");
+    if !busybox.exists() {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "CI=true and /bin/busybox is missing"
+        );
+        eprintln!("skipping: no /bin/busybox");
+        return;
+    }
+    let upstream = fake_upstream().await;
+    let ns = Arc::new(NetNs::create().expect("netns"));
+    let _dns = start(&ns, vec![upstream.addr], true);
+    let lookup = |name: &'static str| {
+        let ns = ns.clone();
+        tokio::task::spawn_blocking(move || {
+            // The child inherits the namespace of the thread that spawns it.
+            ns.run(|| {
+                Ok(std::process::Command::new("/bin/busybox")
+                    .args(["nslookup", name, "127.0.0.11"])
+                    .output()
+                    .expect("run nslookup"))
+            })
+            .expect("run in namespace")
+        })
+    };
+    let out = lookup("web").await.expect("thread");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("Address: 172.18.0.2"), "{text}");
+    let out = lookup("example.com").await.expect("thread");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Address: 1.2.3.4"), "{text}");
+}
