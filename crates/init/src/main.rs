@@ -277,7 +277,11 @@ fn supervise(child: Pid, group: bool, blocked: &SigSet) -> i32 {
 
 /// Sends `signal` on to the child (or its process group).
 fn forward(child: Pid, group: bool, signal: libc::c_int) {
-    let target = if group { -child.as_raw() } else { child.as_raw() };
+    let target = if group {
+        -child.as_raw()
+    } else {
+        child.as_raw()
+    };
     // SAFETY: kill(2) with plain integers.
     if unsafe { libc::kill(target, signal) } != 0 {
         let errno = Errno::last();
@@ -340,14 +344,19 @@ mod tests {
             })
         );
         // A command that looks like an option after `--` is the command.
-        assert!(matches!(parse(args(&["--", "-weird"])), Ok(Parsed::Run(o)) if o.command == args(&["-weird"])));
+        assert!(
+            matches!(parse(args(&["--", "-weird"])), Ok(Parsed::Run(o)) if o.command == args(&["-weird"]))
+        );
         assert!(matches!(
             parse(args(&["--version"])),
             Ok(Parsed::Print(v)) if v.starts_with("berth-init version")
         ));
         assert_eq!(parse(args(&["--"])).unwrap_err(), "no command given");
         assert_eq!(parse(args(&[])).unwrap_err(), "no command given");
-        assert_eq!(parse(args(&["-x", "true"])).unwrap_err(), "unknown option -x");
+        assert_eq!(
+            parse(args(&["-x", "true"])).unwrap_err(),
+            "unknown option -x"
+        );
     }
 
     #[test]

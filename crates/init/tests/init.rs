@@ -28,7 +28,11 @@ fn exit_statuses_propagate() {
 
 #[test]
 fn signals_reach_the_child() {
-    for (signal, code) in [(libc::SIGTERM, 143), (libc::SIGINT, 130), (libc::SIGHUP, 129)] {
+    for (signal, code) in [
+        (libc::SIGTERM, 143),
+        (libc::SIGINT, 130),
+        (libc::SIGHUP, 129),
+    ] {
         let mut child = Command::new(INIT)
             .args(["--", "sleep", "100"])
             .spawn()
@@ -124,6 +128,10 @@ fn runs_without_a_libc() {
         })
     };
     let out = cmd.output().expect("run in empty root");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("berth-init version"));
 }

@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use crate::error::ApiError;
 
 mod events;
+mod host_options;
 mod network;
 mod stats;
 mod update;
@@ -95,18 +96,6 @@ fn host_spec(hc: HostConfig, anonymous: &[String]) -> Result<HostSpec, ApiError>
     let given = |list: &Option<Vec<String>>| list.as_ref().is_some_and(|l| !l.is_empty());
     if given(&hc.dns) || given(&hc.dns_search) || given(&hc.dns_options) || given(&hc.extra_hosts) {
         return Err(unsupported("--dns/--dns-search/--dns-option/--add-host"));
-    }
-    if given(&hc.group_add) {
-        return Err(unsupported("--group-add"));
-    }
-    if hc.init == Some(true) {
-        return Err(unsupported("--init"));
-    }
-    if hc.devices.as_ref().is_some_and(|d| !d.is_empty()) {
-        return Err(unsupported("--device"));
-    }
-    if hc.sysctls.as_ref().is_some_and(|s| !s.is_empty()) {
-        return Err(unsupported("--sysctl"));
     }
     let network_mode = match hc.network_mode.as_deref().unwrap_or("") {
         "" | "default" | "bridge" => NetworkMode::Bridge,
@@ -232,6 +221,11 @@ fn host_spec(hc: HostConfig, anonymous: &[String]) -> Result<HostSpec, ApiError>
         mounts: mount_requests,
         port_bindings: network::port_bindings(hc.port_bindings)?,
         publish_all_ports: hc.publish_all_ports.unwrap_or(false),
+        init: hc.init,
+        group_add: hc.group_add.unwrap_or_default(),
+        devices: host_options::devices(hc.devices),
+        device_cgroup_rules: hc.device_cgroup_rules.unwrap_or_default(),
+        sysctls: hc.sysctls.unwrap_or_default().into_iter().collect(),
     })
 }
 
@@ -312,7 +306,7 @@ fn host_config(c: &Container) -> Value {
     if let Some(files) = h.log_max_file {
         log_config.insert("max-file".into(), json!(files.to_string()));
     }
-    json!({
+    let mut value = json!({
         "Binds": if h.binds.is_empty() { Value::Null } else { json!(h.binds) },
         "Mounts": mounts::host_config_mounts(&h.mounts),
         "Tmpfs": if h.tmpfs.is_empty() { Value::Null } else { json!(h.tmpfs) },
@@ -359,7 +353,9 @@ fn host_config(c: &Container) -> Value {
         "Ulimits": h.ulimits.iter().map(|u| json!({"Name": u.name, "Soft": u.soft, "Hard": u.hard})).collect::<Vec<_>>(),
         "MaskedPaths": if h.privileged { Value::Null } else { json!(berth_engine::default_masked_paths()) },
         "ReadonlyPaths": if h.privileged { Value::Null } else { json!(berth_engine::default_readonly_paths()) },
-    })
+    });
+    host_options::inspect_fields(&mut value, h);
+    value
 }
 
 /// `GET /containers/{id}/json`.

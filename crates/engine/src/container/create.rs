@@ -23,6 +23,8 @@ impl Engine {
     /// Creates a container from `spec`. Validates everything first; on failure nothing is left.
     pub async fn create(&self, spec: ContainerSpec) -> Result<Created> {
         let warnings = validate(&spec)?;
+        crate::host_options::validate(&spec.host)?;
+        self.init_binary(&spec.host)?;
         let image = self
             .images
             .resolve(&spec.image)

@@ -86,6 +86,31 @@ pub struct HostSpec {
     /// `-P`: publish every exposed port on a free host port.
     #[serde(default)]
     pub publish_all_ports: bool,
+    /// `--init`: run berth-init as pid 1; `None` = the daemon's default (daemon.json `init`).
+    #[serde(default)]
+    pub init: Option<bool>,
+    /// `--group-add`: group names (resolved in the container's /etc/group at start) or ids.
+    #[serde(default)]
+    pub group_add: Vec<String>,
+    /// `--device`, validated (absolute paths, `rwm` permissions).
+    #[serde(default)]
+    pub devices: Vec<DeviceMapping>,
+    /// `--device-cgroup-rule`, validated (`c 1:3 rwm`, `b 8:* r`, `a *:* m`).
+    #[serde(default)]
+    pub device_cgroup_rules: Vec<String>,
+    /// `--sysctl`, validated against the container's namespaces.
+    #[serde(default)]
+    pub sysctls: BTreeMap<String, String>,
+}
+
+/// One `--device HOST[:CONTAINER][:PERMISSIONS]` (Docker's DeviceMapping). The host path may
+/// be a directory: every device below it is added (`--device /dev/snd`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceMapping {
+    pub path_on_host: String,
+    pub path_in_container: String,
+    /// Some of `rwm`, each at most once.
+    pub cgroup_permissions: String,
 }
 
 /// What a container mount is backed by.

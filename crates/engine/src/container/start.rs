@@ -237,7 +237,15 @@ impl Engine {
             resolv_conf: &etc[2],
         };
         let netns_path = network.map(|n| n.netns.path());
-        let oci = spec::build(container, rootfs, &user, &files, netns_path.as_deref())?;
+        let init = self.init_binary(&container.spec.host)?;
+        let oci = spec::build(
+            container,
+            rootfs,
+            &user,
+            &files,
+            netns_path.as_deref(),
+            init.as_deref(),
+        )?;
         let spec_ready = began.elapsed();
         let bundle = self.run_dir(id);
         let config_path = bundle.join("config.json");
