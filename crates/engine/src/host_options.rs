@@ -318,6 +318,7 @@ fn node_of(meta: &std::fs::Metadata, path: &str) -> Option<DeviceNode> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -318,6 +318,7 @@ fn reap(child: Pid) -> Option<i32> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

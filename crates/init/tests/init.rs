@@ -1,5 +1,6 @@
 //! berth-init as a process: exit statuses, signal forwarding, reaping, and static linking.
 //! (Inside containers, as pid 1, it is tested end to end in tests/tests/init.rs.)
+#![allow(clippy::unwrap_used)]
 
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};

@@ -71,6 +71,7 @@ pub(super) fn inspect_fields(host_config: &mut Value, h: &HostSpec) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -46,6 +46,7 @@ pub fn parse_device(spec: &str) -> Result<DeviceMapping> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
