@@ -7,6 +7,8 @@ packages+=(docker-registry apache2-utils)
 packages+=(nftables iproute2 python3)  # networking: berthd runs nft; tests use ip and a python3 UDP echo
 # pty tests (tests/tests/pty.rs): a real terminal whose size can be changed
 packages+=(tmux)
+# berth-init (crates/init) links glibc statically: libc.a and friends
+packages+=(libc6-dev)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

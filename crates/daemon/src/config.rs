@@ -70,6 +70,10 @@ pub struct Config {
     pub insecure_registries: Vec<String>,
     /// The default bridge: `bridge`, `bip`, `fixed-cidr`, `mtu`.
     pub network: NetworkOptions,
+    /// `init`: containers run with an init unless their HostConfig.Init says otherwise.
+    pub init: bool,
+    /// `init-path`: the init binary; `None` = `berth-init` next to berthd, else in PATH.
+    pub init_path: Option<PathBuf>,
 }
 
 /// dockerd's default-bridge options, as given (validated when the engine opens).
@@ -106,6 +110,8 @@ const APPLIED_KEYS: &[&str] = &[
     "dns-search",
     "dns-opts",
     "host-gateway-ip",
+    "init",
+    "init-path",
 ];
 /// dockerd keys berthd accepts but does not act on (yet); they are logged, not refused.
 const ACCEPTED_KEYS: &[&str] = &[
@@ -287,6 +293,22 @@ impl Config {
                     },
                 },
             },
+            init: match file.get("init") {
+                None | Some(Value::Null) => false,
+                Some(v) => v
+                    .as_bool()
+                    .with_context(|| format!("invalid init {v}: expected true or false"))?,
+            },
+            init_path: match file.get("init-path") {
+                None | Some(Value::Null) => None,
+                Some(v) => {
+                    let path = v
+                        .as_str()
+                        .filter(|p| !p.is_empty())
+                        .with_context(|| format!("invalid init-path {v}: expected a path"))?;
+                    Some(PathBuf::from(path))
+                }
+            },
         };
         Ok((config, warnings))
     }
@@ -392,5 +414,33 @@ mod tests {
             .contains("no-such-key"));
         std::fs::write(&file, "{").unwrap();
         assert!(Config::load(&flags(&["--config-file", &f])).is_err());
+    }
+
+    #[test]
+    fn init_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("daemon.json");
+        let f = file.to_str().unwrap().to_owned();
+        std::fs::write(&file, "{}").unwrap();
+        let (config, _) = Config::load(&flags(&["--config-file", &f])).unwrap();
+        assert!(!config.init);
+        assert_eq!(config.init_path, None);
+        std::fs::write(
+            &file,
+            r#"{"init": true, "init-path": "/usr/bin/tini-static"}"#,
+        )
+        .unwrap();
+        let (config, warnings) = Config::load(&flags(&["--config-file", &f])).unwrap();
+        assert!(config.init);
+        assert_eq!(
+            config.init_path,
+            Some(PathBuf::from("/usr/bin/tini-static"))
+        );
+        assert!(warnings.is_empty(), "{warnings:?}");
+        std::fs::write(&file, r#"{"init": "yes"}"#).unwrap();
+        assert!(Config::load(&flags(&["--config-file", &f]))
+            .unwrap_err()
+            .to_string()
+            .contains("invalid init"));
     }
 }

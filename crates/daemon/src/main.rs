@@ -10,7 +10,7 @@ mod routes;
 mod server;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
@@ -83,6 +83,13 @@ async fn run(config: Config) -> anyhow::Result<()> {
             runtime_binary.display()
         );
     }
+    let init_binary = init_binary(&config, &shim_binary);
+    match &init_binary {
+        Some(path) => tracing::debug!(init = %path.display(), "container init for --init"),
+        None => tracing::warn!(
+            "berth-init not found next to berthd or in PATH: containers cannot use --init"
+        ),
+    }
     let log_max_size = match &config.log_max_size {
         Some(size) => convert::parse_size(size).map_err(|e| anyhow::anyhow!(e.message))?,
         None => berth_engine::DEFAULT_LOG_MAX_SIZE,
@@ -110,6 +117,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
             dns_options: config.network.dns_options.clone(),
             host_gateway_ip: config.network.host_gateway_ip,
         },
+        init_default: config.init,
+        init_binary,
     })
     .await
     .context("opening the engine state")?;
@@ -227,4 +236,28 @@ impl Drop for PidFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
     }
+}
+
+/// The init `--init` mounts into containers: daemon.json `init-path` when set (a bare name is
+/// looked up in PATH, as dockerd does; existence is checked when a container asks for it),
+/// else `berth-init` next to berthd's own executable, else `berth-init` in PATH.
+fn init_binary(config: &Config, berthd_sibling: &Path) -> Option<PathBuf> {
+    let in_path = |name: &std::ffi::OsStr| {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join(name))
+                .find(|candidate| candidate.is_file())
+        })
+    };
+    if let Some(path) = &config.init_path {
+        if path.components().count() == 1 && !path.is_absolute() {
+            return in_path(path.as_os_str()).or_else(|| Some(path.clone()));
+        }
+        return Some(path.clone());
+    }
+    let next_to_us = berthd_sibling.with_file_name("berth-init");
+    if next_to_us.is_file() {
+        return Some(next_to_us);
+    }
+    in_path(std::ffi::OsStr::new("berth-init"))
 }

@@ -33,6 +33,12 @@ pub struct EngineConfig {
     pub log_max_file: u32,
     /// The default bridge network.
     pub network: crate::network::NetworkConfig,
+    /// daemon.json `init`: containers whose HostConfig.Init is unset run with an init.
+    pub init_default: bool,
+    /// The init bind-mounted at `/sbin/docker-init` by `--init` (daemon.json `init-path`, else
+    /// `berth-init` next to berthd or in PATH); `None` when none was found. Its existence is
+    /// checked again whenever a container asks for it.
+    pub init_binary: Option<PathBuf>,
 }
 
 /// A live container: its record, and the channels its waiters listen on.

@@ -10,6 +10,7 @@ mod container;
 mod engine;
 mod error;
 mod events;
+mod host_options;
 mod ids;
 mod logs;
 mod netfiles;
@@ -27,8 +28,8 @@ pub use container::create::Created;
 pub use container::exec::{ExecInfo, ExecSession, ExecSpec};
 pub use container::image_prune::ImagesPruned;
 pub use container::model::{
-    Container, ContainerSpec, HostSpec, MountKind, MountOrigin, MountPoint, MountRequest,
-    NetworkMode, RestartPolicy, SeccompMode, State, Status, Ulimit,
+    Container, ContainerSpec, DeviceMapping, HostSpec, MountKind, MountOrigin, MountPoint,
+    MountRequest, NetworkMode, RestartPolicy, SeccompMode, State, Status, Ulimit,
 };
 pub use container::model::Link;
 pub use container::mounts::clean_target;
@@ -40,6 +41,7 @@ pub use container::wait::{WaitCondition, WaitOutcome, Waiter};
 pub use engine::{Engine, EngineConfig, ListOptions};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, EventFilter, EventType, Subscription};
+pub use host_options::INIT_TARGET;
 pub use logs::{LogEntry, LogOptions};
 pub use network::{
     parse_port_range, Attachment, NetworkConfig, PortBinding, PublishedPort, DEFAULT_BRIDGE,

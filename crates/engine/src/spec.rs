@@ -37,6 +37,7 @@ pub fn build(
     user: &ResolvedUser,
     etc: &EtcFiles<'_>,
     netns: Option<&Path>,
+    init: Option<&Path>,
 ) -> Result<Spec> {
     let host = &container.spec.host;
     let capabilities = capabilities(host.privileged, &host.cap_add, &host.cap_drop)?;
@@ -184,6 +185,7 @@ pub fn build(
         },
     });
     let mut spec = spec;
+    crate::host_options::apply(&mut spec, container, rootfs, init)?;
     strip_nulls(&mut spec);
     serde_json::from_value(spec)
         .map_err(|e| Error::internal(format!("generated OCI spec is invalid: {e}")))

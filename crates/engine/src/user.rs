@@ -87,6 +87,39 @@ pub fn resolve(rootfs: &Path, user: &str) -> Result<ResolvedUser> {
     })
 }
 
+/// Resolves `--group-add` entries inside `rootfs`: group names through the container's
+/// /etc/group, numbers as they are (they need no entry). Unknown names are errors with Docker's
+/// wording.
+pub fn resolve_groups(rootfs: &Path, groups: &[String]) -> Result<Vec<u32>> {
+    if groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    let file = read_in_root(rootfs, "etc/group");
+    let entries: Vec<Vec<&str>> = file
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .filter(|f| f.len() >= 3)
+        .collect();
+    let mut gids = Vec::new();
+    for group in groups {
+        let by_name = entries
+            .iter()
+            .find(|f| f[0] == group)
+            .and_then(|f| f[2].parse::<u32>().ok());
+        let gid = by_name
+            .or_else(|| group.parse::<u32>().ok())
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "Unable to find group {group}: no matching entries in group file"
+                ))
+            })?;
+        if !gids.contains(&gid) {
+            gids.push(gid);
+        }
+    }
+    Ok(gids)
+}
+
 fn parse_id(field: &str, user: &str) -> Result<u32> {
     field.parse().map_err(|_| {
         Error::invalid(format!(
@@ -183,6 +216,26 @@ mod tests {
         let named_group = resolve(root.path(), "nobody:web").unwrap();
         assert_eq!((named_group.uid, named_group.gid), (65534, 1000));
         assert_eq!(resolve(root.path(), "1000").unwrap().home, "/home/web");
+    }
+
+    #[test]
+    fn added_groups_resolve_by_name_or_number() {
+        let root = rootfs();
+        let groups = |names: &[&str]| {
+            let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+            resolve_groups(root.path(), &names)
+        };
+        assert_eq!(
+            groups(&["audio", "1234", "video", "29"]).unwrap(),
+            vec![29, 1234, 44]
+        );
+        assert_eq!(groups(&[]).unwrap(), Vec::<u32>::new());
+        let err = groups(&["ghosts"]).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "Unable to find group ghosts: no matching entries in group file"
+        );
+        assert!(groups(&["-1"]).is_err());
     }
 
     #[test]

@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use crate::error::ApiError;
 
 mod events;
+mod host_options;
 mod netopts;
 mod network;
 mod stats;
@@ -87,24 +88,6 @@ pub fn create_body(
 
 /// `anonymous`: the targets of Config.Volumes (`-v /path`), which become anonymous volumes.
 fn host_spec(hc: HostConfig, anonymous: &[String]) -> Result<HostSpec, ApiError> {
-    let unsupported = |what: &str| {
-        ApiError::bad_request(format!(
-            "{what} is not supported by this version of berthd yet"
-        ))
-    };
-    let given = |list: &Option<Vec<String>>| list.as_ref().is_some_and(|l| !l.is_empty());
-    if given(&hc.group_add) {
-        return Err(unsupported("--group-add"));
-    }
-    if hc.init == Some(true) {
-        return Err(unsupported("--init"));
-    }
-    if hc.devices.as_ref().is_some_and(|d| !d.is_empty()) {
-        return Err(unsupported("--device"));
-    }
-    if hc.sysctls.as_ref().is_some_and(|s| !s.is_empty()) {
-        return Err(unsupported("--sysctl"));
-    }
     let mode = hc.network_mode.as_deref().unwrap_or("");
     let network_mode = netopts::network_mode(mode)
         .ok_or_else(|| ApiError::not_found(format!("network {mode} not found")))?;
@@ -230,6 +213,11 @@ fn host_spec(hc: HostConfig, anonymous: &[String]) -> Result<HostSpec, ApiError>
         dns_search: hc.dns_search.unwrap_or_default(),
         dns_options: hc.dns_options.unwrap_or_default(),
         mac_address: None,
+        init: hc.init,
+        group_add: hc.group_add.unwrap_or_default(),
+        devices: host_options::devices(hc.devices),
+        device_cgroup_rules: hc.device_cgroup_rules.unwrap_or_default(),
+        sysctls: hc.sysctls.unwrap_or_default().into_iter().collect(),
     })
 }
 
@@ -310,7 +298,7 @@ fn host_config(c: &Container) -> Value {
     if let Some(files) = h.log_max_file {
         log_config.insert("max-file".into(), json!(files.to_string()));
     }
-    json!({
+    let mut value = json!({
         "Binds": if h.binds.is_empty() { Value::Null } else { json!(h.binds) },
         "Mounts": mounts::host_config_mounts(&h.mounts),
         "Tmpfs": if h.tmpfs.is_empty() { Value::Null } else { json!(h.tmpfs) },
@@ -358,7 +346,9 @@ fn host_config(c: &Container) -> Value {
         "Ulimits": h.ulimits.iter().map(|u| json!({"Name": u.name, "Soft": u.soft, "Hard": u.hard})).collect::<Vec<_>>(),
         "MaskedPaths": if h.privileged { Value::Null } else { json!(berth_engine::default_masked_paths()) },
         "ReadonlyPaths": if h.privileged { Value::Null } else { json!(berth_engine::default_readonly_paths()) },
-    })
+    });
+    host_options::inspect_fields(&mut value, h);
+    value
 }
 
 /// `GET /containers/{id}/json`.
@@ -631,15 +621,7 @@ mod tests {
     }
 
     #[test]
-    fn create_body_refuses_unsupported_options_and_bad_values() {
-        let body: ContainerCreateBody = serde_json::from_value(json!({
-            "Image": "busybox", "HostConfig": {"GroupAdd": ["audio"]}
-        }))
-        .unwrap();
-        assert!(create_body(None, body)
-            .unwrap_err()
-            .message
-            .contains("not supported"));
+    fn create_body_parses_mounts_and_refuses_bad_values() {
         let body: ContainerCreateBody = serde_json::from_value(json!({
             "Image": "busybox", "Volumes": {"/anon": {}},
             "HostConfig": {"Binds": ["/a:/b:ro", "data:/d"], "Tmpfs": {"/t": "size=1m"},

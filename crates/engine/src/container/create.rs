@@ -24,6 +24,8 @@ impl Engine {
     pub async fn create(&self, mut spec: ContainerSpec) -> Result<Created> {
         let warnings = validate(&spec)?;
         self.resolve_network_refs(&mut spec)?;
+        crate::host_options::validate(&spec.host)?;
+        self.init_binary(&spec.host)?;
         let image = self
             .images
             .resolve(&spec.image)

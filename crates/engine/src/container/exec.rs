@@ -165,6 +165,7 @@ impl Engine {
             init_pid: container.state.pid,
             exec_id: id.to_owned(),
             spec: info.spec.clone(),
+            group_add: container.spec.host.group_add.clone(),
             stdin: attach && info.spec.attach_stdin,
             stdout: attach && info.spec.attach_stdout,
             stderr: attach && info.spec.attach_stderr,
@@ -292,6 +293,8 @@ struct Prepared {
     init_pid: i32,
     exec_id: String,
     spec: ExecSpec,
+    /// The container's `--group-add`: exec processes get them too, whatever their user.
+    group_add: Vec<String>,
     stdin: bool,
     stdout: bool,
     stderr: bool,
@@ -333,7 +336,19 @@ impl Prepared {
         let config = self.bundle.join("config.json");
         let oci = Spec::load(&config)
             .map_err(|e| Error::internal(format!("read {}: {e}", config.display())))?;
-        let process = exec_process(&oci, &self.spec, &self.rootfs)?;
+        let mut process = exec_process(&oci, &self.spec, &self.rootfs)?;
+        if self.spec.user.as_deref().is_some_and(|u| !u.is_empty()) {
+            // The bundle's groups (which include them) were replaced by the exec user's.
+            let mut user = process.user().clone();
+            let mut gids = user.additional_gids().clone().unwrap_or_default();
+            for gid in crate::user::resolve_groups(&self.rootfs, &self.group_add)? {
+                if !gids.contains(&gid) {
+                    gids.push(gid);
+                }
+            }
+            user.set_additional_gids(Some(gids));
+            process.set_user(user);
+        }
         let files = ExecFiles {
             process: self.bundle.join(format!("exec-{}.json", self.exec_id)),
             pid: self.bundle.join(format!("exec-{}.pid", self.exec_id)),

@@ -104,6 +104,21 @@ pub struct HostSpec {
     /// lowercase `aa:bb:cc:dd:ee:ff`.
     #[serde(default)]
     pub mac_address: Option<String>,
+    /// `--init`: run berth-init as pid 1; `None` = the daemon's default (daemon.json `init`).
+    #[serde(default)]
+    pub init: Option<bool>,
+    /// `--group-add`: group names (resolved in the container's /etc/group at start) or ids.
+    #[serde(default)]
+    pub group_add: Vec<String>,
+    /// `--device`, validated (absolute paths, `rwm` permissions).
+    #[serde(default)]
+    pub devices: Vec<DeviceMapping>,
+    /// `--device-cgroup-rule`, validated (`c 1:3 rwm`, `b 8:* r`, `a *:* m`).
+    #[serde(default)]
+    pub device_cgroup_rules: Vec<String>,
+    /// `--sysctl`, validated against the container's namespaces.
+    #[serde(default)]
+    pub sysctls: BTreeMap<String, String>,
 }
 
 /// One legacy link: the linked container and the alias it gets in this container's
@@ -117,6 +132,16 @@ pub struct Link {
     /// as given before create resolved it.
     pub name: String,
     pub alias: String,
+}
+
+/// One `--device HOST[:CONTAINER][:PERMISSIONS]` (Docker's DeviceMapping). The host path may
+/// be a directory: every device below it is added (`--device /dev/snd`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceMapping {
+    pub path_on_host: String,
+    pub path_in_container: String,
+    /// Some of `rwm`, each at most once.
+    pub cgroup_permissions: String,
 }
 
 /// What a container mount is backed by.

@@ -264,7 +264,15 @@ impl Engine {
         let netns_path = network
             .map(|n| n.netns.path())
             .or_else(|| peers.joined.as_ref().map(|j| j.netns.clone()));
-        let oci = spec::build(container, rootfs, &user, &files, netns_path.as_deref())?;
+        let init = self.init_binary(&container.spec.host)?;
+        let oci = spec::build(
+            container,
+            rootfs,
+            &user,
+            &files,
+            netns_path.as_deref(),
+            init.as_deref(),
+        )?;
         let spec_ready = began.elapsed();
         let bundle = self.run_dir(id);
         let config_path = bundle.join("config.json");

@@ -4,6 +4,7 @@ pub mod attach;
 pub mod commit;
 pub mod cp;
 pub mod create;
+pub mod device_opt;
 pub mod exec;
 pub mod logs;
 pub mod mount_opt;

@@ -173,6 +173,12 @@ pub struct ContainerOpts {
     /// Add additional groups to join
     #[arg(long = "group-add")]
     pub group_add: Vec<String>,
+    /// Add a host device to the container
+    #[arg(long)]
+    pub device: Vec<String>,
+    /// Add a rule to the cgroup allowed devices list
+    #[arg(long = "device-cgroup-rule")]
+    pub device_cgroup_rule: Vec<String>,
     /// PID namespace to use
     #[arg(long)]
     pub pid: Option<String>,
@@ -577,6 +583,16 @@ impl ContainerOpts {
             publish_all_ports: Some(self.publish_all),
             sysctls: (!self.sysctl.is_empty()).then(|| kv_map(&self.sysctl)),
             group_add: (!self.group_add.is_empty()).then(|| self.group_add.clone()),
+            devices: (!self.device.is_empty())
+                .then(|| {
+                    self.device
+                        .iter()
+                        .map(|d| super::device_opt::parse_device(d))
+                        .collect::<Result<Vec<_>>>()
+                })
+                .transpose()?,
+            device_cgroup_rules: (!self.device_cgroup_rule.is_empty())
+                .then(|| self.device_cgroup_rule.clone()),
             pid_mode: self.pid.clone(),
             ipc_mode: self.ipc.clone(),
             uts_mode: self.uts.clone(),
