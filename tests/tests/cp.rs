@@ -2,7 +2,7 @@
 //! symlinks both ways with modes and ownership kept, stopped containers, volumes, read-only
 //! mounts, and escape attempts (CVE-2018-15664 class) that must never touch the host.
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;

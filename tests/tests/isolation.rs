@@ -1,7 +1,7 @@
 //! What a container sees from inside: namespaces, mounts, masked paths, capabilities,
 //! seccomp, users; and limits enforced by its cgroups.
 
-use berth_tests::{stderr, stdout, Daemon};
+use berth_tests::{stderr, Daemon};
 
 /// Docker's default capability set as /proc/self/status prints it.
 const DOCKER_DEFAULT_CAPS: &str = "00000000a80425fb";
