@@ -61,3 +61,6 @@ mod tests;
 
 mod usage;
 pub use usage::{ImageUsage, StoreUsage};
+
+mod graph;
+pub use graph::{join_dirs, GraphDirs, GraphDriver};

@@ -227,7 +227,10 @@ pub async fn get_dispatch(
     let images = state.engine.images();
     if let Some(name) = rest.strip_suffix("/json") {
         let image = images.resolve(name).map_err(|e| not_found_image(e, name))?;
-        return Ok(Json(convert::image_inspect(&image)).into_response());
+        let graph = images
+            .image_graph_driver(&image.id)
+            .map_err(|e| not_found_image(e, name))?;
+        return Ok(Json(convert::image_inspect(&image, &graph)).into_response());
     }
     if let Some(name) = rest.strip_suffix("/history") {
         let image = images.resolve(name).map_err(|e| not_found_image(e, name))?;
