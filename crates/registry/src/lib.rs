@@ -13,6 +13,7 @@
 //! configured as insecure (dockerd's `--insecure-registry`: a host, `host:port` or an IPv4
 //! CIDR); everything else is HTTPS with certificate verification.
 
+pub mod download;
 mod error;
 pub mod manifest;
 mod search;
