@@ -773,3 +773,110 @@ fn insecure_registry_option_and_the_docker_cli() {
         stdout(&push)
     );
 }
+
+#[test]
+fn pull_all_tags_pulls_every_tag_once() {
+    let Some(reg) = Registry::start(None) else {
+        return;
+    };
+    let d = Daemon::start();
+    let (base, base_diff) = busybox_layer();
+    let layer = |text: &str| {
+        let plain = tar_of(&[("tag.txt", text)]);
+        let diff = sha256(&plain);
+        (gzip(&plain), GZ, diff)
+    };
+    reg.put_image(
+        "alltags",
+        "v1",
+        "amd64",
+        &[(base.clone(), GZ, base_diff.clone())],
+    );
+    reg.put_image(
+        "alltags",
+        "v2",
+        "amd64",
+        &[(base.clone(), GZ, base_diff.clone()), layer("two\n")],
+    );
+    reg.put_image(
+        "alltags",
+        "v3",
+        "amd64",
+        &[(base, GZ, base_diff), layer("three\n")],
+    );
+    let repo = format!("{}/alltags", reg.host());
+
+    let refused = d.berth(&["pull", "-a", &format!("{repo}:v1")]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("tag can't be used with --all-tags/-a"),
+        "{}",
+        stderr(&refused)
+    );
+
+    let out = d.berth(&["pull", "--all-tags", &repo]);
+    assert!(out.status.success(), "pull -a: {}", stderr(&out));
+    let progress = stderr(&out);
+    for tag in ["v1", "v2", "v3"] {
+        assert!(
+            progress.contains(&format!("{tag}: Pulling from alltags")),
+            "{progress}"
+        );
+    }
+    assert!(progress.contains("Already exists"), "{progress}");
+    assert_eq!(progress.matches("Digest: sha256:").count(), 3, "{progress}");
+    assert_eq!(
+        progress.matches("Status: ").count(),
+        1,
+        "one status line for the repository: {progress}"
+    );
+    assert!(
+        progress.contains(&format!("Status: Downloaded newer image for {repo}")),
+        "{progress}"
+    );
+    assert_eq!(stdout(&out).trim().lines().last(), Some(repo.as_str()));
+    assert!(
+        !stdout(&out).contains("Using default tag"),
+        "{}",
+        stdout(&out)
+    );
+    let tags = d.ok(&["images", "--format", "{{.Tag}}", &repo]);
+    let mut tags: Vec<&str> = tags.lines().collect();
+    tags.sort();
+    assert_eq!(tags, ["v1", "v2", "v3"]);
+    assert_eq!(
+        d.ok(&["run", "--rm", &format!("{repo}:v3"), "cat", "/tag.txt"]),
+        "three"
+    );
+    assert_eq!(
+        d.ok(&["run", "--rm", &format!("{repo}:v2"), "cat", "/tag.txt"]),
+        "two"
+    );
+
+    let again = d.berth(&["pull", "-a", &repo]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains(&format!("Status: Image is up to date for {repo}")),
+        "{}",
+        stderr(&again)
+    );
+
+    // the API: fromImage without a tag pulls every tag, as with dockerd
+    d.ok(&[
+        "rmi",
+        &format!("{repo}:v1"),
+        &format!("{repo}:v2"),
+        &format!("{repo}:v3"),
+    ]);
+    let raw = d
+        .raw_request("POST", &format!("/images/create?fromImage={repo}"), "")
+        .expect("request");
+    assert!(
+        raw.contains(r#"{"status":"Pulling from alltags","id":"v2"}"#),
+        "{raw}"
+    );
+    assert_eq!(d.ok(&["images", "-q", &repo]).lines().count(), 3);
+
+    let missing = d.berth(&["pull", "-a", &format!("{}/nothing-here", reg.host())]);
+    assert!(!missing.status.success());
+}

@@ -28,6 +28,7 @@ mod error;
 mod import;
 pub mod mount;
 pub mod pull;
+pub mod pull_all;
 pub mod push;
 pub mod reference;
 mod reference_grammar;

@@ -17,6 +17,7 @@ pub mod download;
 mod error;
 pub mod manifest;
 mod search;
+mod tags;
 
 use std::sync::Once;
 
