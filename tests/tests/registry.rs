@@ -880,3 +880,117 @@ fn pull_all_tags_pulls_every_tag_once() {
     let missing = d.berth(&["pull", "-a", &format!("{}/nothing-here", reg.host())]);
     assert!(!missing.status.success());
 }
+
+/// Names in the daemon's content store.
+fn blob_files(d: &Daemon) -> std::collections::BTreeSet<String> {
+    std::fs::read_dir(d.root.path().join("data/image/blobs/sha256"))
+        .expect("blobs dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+fn blob_bytes(d: &Daemon) -> u64 {
+    std::fs::read_dir(d.root.path().join("data/image/blobs/sha256"))
+        .expect("blobs dir")
+        .map(|e| e.expect("entry").metadata().expect("stat").len())
+        .sum()
+}
+
+#[test]
+fn rmi_collects_manifests_and_compressed_blobs_shared_ones_stay() {
+    let Some(reg) = Registry::start(None) else {
+        return;
+    };
+    let d = Daemon::start();
+    let baseline = blob_files(&d);
+    let baseline_bytes = blob_bytes(&d);
+    let df = |d: &Daemon| {
+        d.ok(&[
+            "system",
+            "df",
+            "--format",
+            "{{.Type}} {{.TotalCount}} {{.Size}}",
+        ])
+    };
+    let df_baseline = df(&d);
+
+    let gz_layer = |files: &[(&str, &str)]| {
+        let plain = tar_of(files);
+        let diff = sha256(&plain);
+        (gzip(&plain), GZ, diff)
+    };
+    let shared = gz_layer(&[("shared.txt", &"shared layer\n".repeat(1000))]);
+    let only_a = gz_layer(&[("a.txt", "a\n")]);
+    let only_b = gz_layer(&[("b.txt", "b\n")]);
+    let (_, manifest_a) = reg.put_image("gc", "a", "amd64", &[shared.clone(), only_a.clone()]);
+    let (_, manifest_b) = reg.put_image("gc", "b", "amd64", &[shared.clone(), only_b.clone()]);
+    let hex = |bytes: &[u8]| sha256(bytes).trim_start_matches("sha256:").to_string();
+    let a = format!("{}/gc:a", reg.host());
+    let b = format!("{}/gc:b", reg.host());
+    d.ok(&["pull", &a]);
+    d.ok(&["pull", &b]);
+    let files = blob_files(&d);
+    for blob in [hex(&shared.0), hex(&only_a.0), hex(&only_b.0)] {
+        assert!(files.contains(&blob), "pulled blob {blob} stored");
+    }
+    for m in [&manifest_a, &manifest_b] {
+        assert!(
+            files.contains(m.trim_start_matches("sha256:")),
+            "manifest {m} stored"
+        );
+    }
+
+    d.ok(&["rmi", &a]);
+    let files = blob_files(&d);
+    assert!(
+        files.contains(&hex(&shared.0)),
+        "a shared blob stays while b uses it"
+    );
+    assert!(files.contains(&hex(&only_b.0)));
+    assert!(files.contains(manifest_b.trim_start_matches("sha256:")));
+    assert!(
+        !files.contains(&hex(&only_a.0)),
+        "a's own layer blob is collected"
+    );
+    assert!(
+        !files.contains(manifest_a.trim_start_matches("sha256:")),
+        "a's manifest is collected"
+    );
+    let upper = d.ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.GraphDriver.Data.UpperDir}}",
+        &b,
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(Path::new(&upper).join("b.txt")).expect("b.txt"),
+        "b\n"
+    );
+
+    d.ok(&["rmi", &b]);
+    assert_eq!(
+        blob_files(&d),
+        baseline,
+        "the content store is back to its baseline"
+    );
+    assert_eq!(blob_bytes(&d), baseline_bytes);
+
+    // a push compresses the layer and keeps the manifest; deleting the image frees both
+    let solo = tempfile::NamedTempFile::new().expect("tempfile");
+    std::fs::write(
+        solo.path(),
+        tar_of(&[("solo.txt", &"pushed\n".repeat(5000))]),
+    )
+    .expect("tar");
+    let pushed = format!("{}/gc:pushed", reg.host());
+    d.ok(&["import", solo.path().to_str().expect("path"), &pushed]);
+    d.ok(&["push", &pushed]);
+    assert!(
+        blob_files(&d).len() >= baseline.len() + 4,
+        "layer, gzip blob, config, manifest"
+    );
+    d.ok(&["rmi", &pushed]);
+    assert_eq!(blob_files(&d), baseline);
+    assert_eq!(df(&d), df_baseline, "system df agrees");
+}

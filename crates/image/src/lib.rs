@@ -65,3 +65,5 @@ pub use usage::{ImageUsage, StoreUsage};
 
 mod graph;
 pub use graph::{join_dirs, GraphDirs, GraphDriver};
+mod gc;
+pub use gc::Lease;

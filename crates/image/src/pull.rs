@@ -150,6 +150,8 @@ pub(crate) async fn pull_tag(
     progress: ProgressFn<'_>,
     report_status: bool,
 ) -> Result<Pulled> {
+    // blobs land in the store before the rows naming them: keep sweeps off them meanwhile
+    let _lease = store.lease();
     let parsed = reference::parse(name)?;
     // name:tag@digest pulls by digest (Docker ignores the tag for the fetch)
     let r = match parsed.digest() {
