@@ -994,3 +994,132 @@ fn rmi_collects_manifests_and_compressed_blobs_shared_ones_stay() {
     assert_eq!(blob_files(&d), baseline);
     assert_eq!(df(&d), df_baseline, "system df agrees");
 }
+
+/// A credential helper `docker-credential-berthtest` (shell) keeping one file per server in
+/// `<dir>/store`, and logging each call to `<dir>/calls`.
+fn write_credential_helper(dir: &Path) {
+    let script = r#"#!/bin/sh
+here=$(dirname "$0")
+mkdir -p "$here/store"
+input=$(cat)
+echo "$1" >> "$here/calls"
+case "$1" in
+  store)
+    server=$(printf '%s' "$input" | sed 's/.*"ServerURL":"\([^"]*\)".*/\1/')
+    printf '%s' "$input" > "$here/store/$(printf %s "$server" | tr '/:' '__')" ;;
+  get)
+    f="$here/store/$(printf %s "$input" | tr '/:' '__')"
+    if [ -f "$f" ]; then cat "$f"; else echo "credentials not found in native keychain"; exit 1; fi ;;
+  erase)
+    rm -f "$here/store/$(printf %s "$input" | tr '/:' '__')" ;;
+  *) echo "unknown action $1" >&2; exit 2 ;;
+esac
+"#;
+    let path = dir.join("docker-credential-berthtest");
+    std::fs::write(&path, script).expect("write helper");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+#[test]
+fn credential_helpers_store_get_and_erase_for_login_push_pull_logout() {
+    let Some(reg) = Registry::start(Some(("helped", "h3lper"))) else {
+        return;
+    };
+    let d = Daemon::start();
+    let bin = tempfile::tempdir().expect("tempdir");
+    write_credential_helper(bin.path());
+    let config_dir = tempfile::tempdir().expect("tempdir");
+    let config = config_dir.path().join("config.json");
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let berth = |args: &[&str], stdin: &str| {
+        let mut child = d
+            .berth_cmd(args)
+            .env("DOCKER_CONFIG", config_dir.path())
+            .env("PATH", &path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("berth");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("stdin");
+        child.wait_with_output().expect("berth")
+    };
+    let stored = bin.path().join("store").join(reg.host().replace(':', "_"));
+    let name = format!("{}/helped/bb:v1", reg.host());
+    d.ok(&["tag", "busybox", &name]);
+
+    for helpers in [
+        json!({"credsStore": "berthtest"}),
+        // a per-registry helper wins over credsStore (which names a helper that is not there)
+        json!({"credsStore": "absent", "credHelpers": {reg.host(): "berthtest"}}),
+    ] {
+        std::fs::write(&config, helpers.to_string()).expect("config");
+        let login = berth(
+            &["login", "-u", "helped", "--password-stdin", &reg.host()],
+            "h3lper\n",
+        );
+        assert!(login.status.success(), "{}", stderr(&login));
+        assert!(stdout(&login).contains("Login Succeeded"));
+        assert!(
+            !stderr(&login).contains("unencrypted"),
+            "{}",
+            stderr(&login)
+        );
+        let secret = std::fs::read_to_string(&stored).expect("the helper stored the secret");
+        assert!(secret.contains(r#""Secret":"h3lper""#), "{secret}");
+        assert!(secret.contains(r#""Username":"helped""#), "{secret}");
+        let saved: Value =
+            serde_json::from_slice(&std::fs::read(&config).expect("read")).expect("json");
+        assert_eq!(
+            saved["auths"][reg.host()],
+            json!({}),
+            "no secret in config.json: {saved}"
+        );
+        assert_eq!(
+            saved["credsStore"], helpers["credsStore"],
+            "other keys kept"
+        );
+
+        let pushed = berth(&["push", &name], "");
+        assert!(
+            pushed.status.success(),
+            "push with helper credentials: {}",
+            stderr(&pushed)
+        );
+        d.ok(&["rmi", &name]);
+        let pulled = berth(&["pull", &name], "");
+        assert!(
+            pulled.status.success(),
+            "pull with helper credentials: {}",
+            stderr(&pulled)
+        );
+
+        let logout = berth(&["logout", &reg.host()], "");
+        assert!(logout.status.success(), "{}", stderr(&logout));
+        assert!(!stored.exists(), "logout erased the helper's credentials");
+        let saved: Value =
+            serde_json::from_slice(&std::fs::read(&config).expect("read")).expect("json");
+        assert!(saved["auths"].get(reg.host()).is_none(), "{saved}");
+        d.ok(&["rmi", &name]);
+        let denied = berth(&["pull", &name], "");
+        assert!(
+            !denied.status.success(),
+            "pull without credentials succeeded"
+        );
+        d.ok(&["tag", "busybox", &name]);
+    }
+    let calls = std::fs::read_to_string(bin.path().join("calls")).expect("calls");
+    for action in ["store", "get", "erase"] {
+        assert!(calls.lines().any(|l| l == action), "{calls}");
+    }
+}
