@@ -773,3 +773,353 @@ fn insecure_registry_option_and_the_docker_cli() {
         stdout(&push)
     );
 }
+
+#[test]
+fn pull_all_tags_pulls_every_tag_once() {
+    let Some(reg) = Registry::start(None) else {
+        return;
+    };
+    let d = Daemon::start();
+    let (base, base_diff) = busybox_layer();
+    let layer = |text: &str| {
+        let plain = tar_of(&[("tag.txt", text)]);
+        let diff = sha256(&plain);
+        (gzip(&plain), GZ, diff)
+    };
+    reg.put_image(
+        "alltags",
+        "v1",
+        "amd64",
+        &[(base.clone(), GZ, base_diff.clone())],
+    );
+    reg.put_image(
+        "alltags",
+        "v2",
+        "amd64",
+        &[(base.clone(), GZ, base_diff.clone()), layer("two\n")],
+    );
+    reg.put_image(
+        "alltags",
+        "v3",
+        "amd64",
+        &[(base, GZ, base_diff), layer("three\n")],
+    );
+    let repo = format!("{}/alltags", reg.host());
+
+    let refused = d.berth(&["pull", "-a", &format!("{repo}:v1")]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("tag can't be used with --all-tags/-a"),
+        "{}",
+        stderr(&refused)
+    );
+
+    let out = d.berth(&["pull", "--all-tags", &repo]);
+    assert!(out.status.success(), "pull -a: {}", stderr(&out));
+    let progress = stderr(&out);
+    for tag in ["v1", "v2", "v3"] {
+        assert!(
+            progress.contains(&format!("{tag}: Pulling from alltags")),
+            "{progress}"
+        );
+    }
+    assert!(progress.contains("Already exists"), "{progress}");
+    assert_eq!(progress.matches("Digest: sha256:").count(), 3, "{progress}");
+    assert_eq!(
+        progress.matches("Status: ").count(),
+        1,
+        "one status line for the repository: {progress}"
+    );
+    assert!(
+        progress.contains(&format!("Status: Downloaded newer image for {repo}")),
+        "{progress}"
+    );
+    assert_eq!(stdout(&out).trim().lines().last(), Some(repo.as_str()));
+    assert!(
+        !stdout(&out).contains("Using default tag"),
+        "{}",
+        stdout(&out)
+    );
+    let tags = d.ok(&["images", "--format", "{{.Tag}}", &repo]);
+    let mut tags: Vec<&str> = tags.lines().collect();
+    tags.sort();
+    assert_eq!(tags, ["v1", "v2", "v3"]);
+    assert_eq!(
+        d.ok(&["run", "--rm", &format!("{repo}:v3"), "cat", "/tag.txt"]),
+        "three"
+    );
+    assert_eq!(
+        d.ok(&["run", "--rm", &format!("{repo}:v2"), "cat", "/tag.txt"]),
+        "two"
+    );
+
+    let again = d.berth(&["pull", "-a", &repo]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains(&format!("Status: Image is up to date for {repo}")),
+        "{}",
+        stderr(&again)
+    );
+
+    // the API: fromImage without a tag pulls every tag, as with dockerd
+    d.ok(&[
+        "rmi",
+        &format!("{repo}:v1"),
+        &format!("{repo}:v2"),
+        &format!("{repo}:v3"),
+    ]);
+    let raw = d
+        .raw_request("POST", &format!("/images/create?fromImage={repo}"), "")
+        .expect("request");
+    assert!(
+        raw.contains(r#"{"status":"Pulling from alltags","id":"v2"}"#),
+        "{raw}"
+    );
+    assert_eq!(d.ok(&["images", "-q", &repo]).lines().count(), 3);
+
+    let missing = d.berth(&["pull", "-a", &format!("{}/nothing-here", reg.host())]);
+    assert!(!missing.status.success());
+}
+
+/// Names in the daemon's content store.
+fn blob_files(d: &Daemon) -> std::collections::BTreeSet<String> {
+    std::fs::read_dir(d.root.path().join("data/image/blobs/sha256"))
+        .expect("blobs dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+fn blob_bytes(d: &Daemon) -> u64 {
+    std::fs::read_dir(d.root.path().join("data/image/blobs/sha256"))
+        .expect("blobs dir")
+        .map(|e| e.expect("entry").metadata().expect("stat").len())
+        .sum()
+}
+
+#[test]
+fn rmi_collects_manifests_and_compressed_blobs_shared_ones_stay() {
+    let Some(reg) = Registry::start(None) else {
+        return;
+    };
+    let d = Daemon::start();
+    let baseline = blob_files(&d);
+    let baseline_bytes = blob_bytes(&d);
+    let df = |d: &Daemon| {
+        d.ok(&[
+            "system",
+            "df",
+            "--format",
+            "{{.Type}} {{.TotalCount}} {{.Size}}",
+        ])
+    };
+    let df_baseline = df(&d);
+
+    let gz_layer = |files: &[(&str, &str)]| {
+        let plain = tar_of(files);
+        let diff = sha256(&plain);
+        (gzip(&plain), GZ, diff)
+    };
+    let shared = gz_layer(&[("shared.txt", &"shared layer\n".repeat(1000))]);
+    let only_a = gz_layer(&[("a.txt", "a\n")]);
+    let only_b = gz_layer(&[("b.txt", "b\n")]);
+    let (_, manifest_a) = reg.put_image("gc", "a", "amd64", &[shared.clone(), only_a.clone()]);
+    let (_, manifest_b) = reg.put_image("gc", "b", "amd64", &[shared.clone(), only_b.clone()]);
+    let hex = |bytes: &[u8]| sha256(bytes).trim_start_matches("sha256:").to_string();
+    let a = format!("{}/gc:a", reg.host());
+    let b = format!("{}/gc:b", reg.host());
+    d.ok(&["pull", &a]);
+    d.ok(&["pull", &b]);
+    let files = blob_files(&d);
+    for blob in [hex(&shared.0), hex(&only_a.0), hex(&only_b.0)] {
+        assert!(files.contains(&blob), "pulled blob {blob} stored");
+    }
+    for m in [&manifest_a, &manifest_b] {
+        assert!(
+            files.contains(m.trim_start_matches("sha256:")),
+            "manifest {m} stored"
+        );
+    }
+
+    d.ok(&["rmi", &a]);
+    let files = blob_files(&d);
+    assert!(
+        files.contains(&hex(&shared.0)),
+        "a shared blob stays while b uses it"
+    );
+    assert!(files.contains(&hex(&only_b.0)));
+    assert!(files.contains(manifest_b.trim_start_matches("sha256:")));
+    assert!(
+        !files.contains(&hex(&only_a.0)),
+        "a's own layer blob is collected"
+    );
+    assert!(
+        !files.contains(manifest_a.trim_start_matches("sha256:")),
+        "a's manifest is collected"
+    );
+    let upper = d.ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.GraphDriver.Data.UpperDir}}",
+        &b,
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(Path::new(&upper).join("b.txt")).expect("b.txt"),
+        "b\n"
+    );
+
+    d.ok(&["rmi", &b]);
+    assert_eq!(
+        blob_files(&d),
+        baseline,
+        "the content store is back to its baseline"
+    );
+    assert_eq!(blob_bytes(&d), baseline_bytes);
+
+    // a push compresses the layer and keeps the manifest; deleting the image frees both
+    let solo = tempfile::NamedTempFile::new().expect("tempfile");
+    std::fs::write(
+        solo.path(),
+        tar_of(&[("solo.txt", &"pushed\n".repeat(5000))]),
+    )
+    .expect("tar");
+    let pushed = format!("{}/gc:pushed", reg.host());
+    d.ok(&["import", solo.path().to_str().expect("path"), &pushed]);
+    d.ok(&["push", &pushed]);
+    assert!(
+        blob_files(&d).len() >= baseline.len() + 4,
+        "layer, gzip blob, config, manifest"
+    );
+    d.ok(&["rmi", &pushed]);
+    assert_eq!(blob_files(&d), baseline);
+    assert_eq!(df(&d), df_baseline, "system df agrees");
+}
+
+/// A credential helper `docker-credential-berthtest` (shell) keeping one file per server in
+/// `<dir>/store`, and logging each call to `<dir>/calls`.
+fn write_credential_helper(dir: &Path) {
+    let script = r#"#!/bin/sh
+here=$(dirname "$0")
+mkdir -p "$here/store"
+input=$(cat)
+echo "$1" >> "$here/calls"
+case "$1" in
+  store)
+    server=$(printf '%s' "$input" | sed 's/.*"ServerURL":"\([^"]*\)".*/\1/')
+    printf '%s' "$input" > "$here/store/$(printf %s "$server" | tr '/:' '__')" ;;
+  get)
+    f="$here/store/$(printf %s "$input" | tr '/:' '__')"
+    if [ -f "$f" ]; then cat "$f"; else echo "credentials not found in native keychain"; exit 1; fi ;;
+  erase)
+    rm -f "$here/store/$(printf %s "$input" | tr '/:' '__')" ;;
+  *) echo "unknown action $1" >&2; exit 2 ;;
+esac
+"#;
+    let path = dir.join("docker-credential-berthtest");
+    std::fs::write(&path, script).expect("write helper");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+#[test]
+fn credential_helpers_store_get_and_erase_for_login_push_pull_logout() {
+    let Some(reg) = Registry::start(Some(("helped", "h3lper"))) else {
+        return;
+    };
+    let d = Daemon::start();
+    let bin = tempfile::tempdir().expect("tempdir");
+    write_credential_helper(bin.path());
+    let config_dir = tempfile::tempdir().expect("tempdir");
+    let config = config_dir.path().join("config.json");
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let berth = |args: &[&str], stdin: &str| {
+        let mut child = d
+            .berth_cmd(args)
+            .env("DOCKER_CONFIG", config_dir.path())
+            .env("PATH", &path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("berth");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("stdin");
+        child.wait_with_output().expect("berth")
+    };
+    let stored = bin.path().join("store").join(reg.host().replace(':', "_"));
+    let name = format!("{}/helped/bb:v1", reg.host());
+    d.ok(&["tag", "busybox", &name]);
+
+    for helpers in [
+        json!({"credsStore": "berthtest"}),
+        // a per-registry helper wins over credsStore (which names a helper that is not there)
+        json!({"credsStore": "absent", "credHelpers": {reg.host(): "berthtest"}}),
+    ] {
+        std::fs::write(&config, helpers.to_string()).expect("config");
+        let login = berth(
+            &["login", "-u", "helped", "--password-stdin", &reg.host()],
+            "h3lper\n",
+        );
+        assert!(login.status.success(), "{}", stderr(&login));
+        assert!(stdout(&login).contains("Login Succeeded"));
+        assert!(
+            !stderr(&login).contains("unencrypted"),
+            "{}",
+            stderr(&login)
+        );
+        let secret = std::fs::read_to_string(&stored).expect("the helper stored the secret");
+        assert!(secret.contains(r#""Secret":"h3lper""#), "{secret}");
+        assert!(secret.contains(r#""Username":"helped""#), "{secret}");
+        let saved: Value =
+            serde_json::from_slice(&std::fs::read(&config).expect("read")).expect("json");
+        assert_eq!(
+            saved["auths"][reg.host()],
+            json!({}),
+            "no secret in config.json: {saved}"
+        );
+        assert_eq!(
+            saved["credsStore"], helpers["credsStore"],
+            "other keys kept"
+        );
+
+        let pushed = berth(&["push", &name], "");
+        assert!(
+            pushed.status.success(),
+            "push with helper credentials: {}",
+            stderr(&pushed)
+        );
+        d.ok(&["rmi", &name]);
+        let pulled = berth(&["pull", &name], "");
+        assert!(
+            pulled.status.success(),
+            "pull with helper credentials: {}",
+            stderr(&pulled)
+        );
+
+        let logout = berth(&["logout", &reg.host()], "");
+        assert!(logout.status.success(), "{}", stderr(&logout));
+        assert!(!stored.exists(), "logout erased the helper's credentials");
+        let saved: Value =
+            serde_json::from_slice(&std::fs::read(&config).expect("read")).expect("json");
+        assert!(saved["auths"].get(reg.host()).is_none(), "{saved}");
+        d.ok(&["rmi", &name]);
+        let denied = berth(&["pull", &name], "");
+        assert!(
+            !denied.status.success(),
+            "pull without credentials succeeded"
+        );
+        d.ok(&["tag", "busybox", &name]);
+    }
+    let calls = std::fs::read_to_string(bin.path().join("calls")).expect("calls");
+    for action in ["store", "get", "erase"] {
+        assert!(calls.lines().any(|l| l == action), "{calls}");
+    }
+}

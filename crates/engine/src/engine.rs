@@ -327,6 +327,17 @@ impl Engine {
         self.log_path(&container.id)
     }
 
+    /// The container's layer stack as the storage driver reports it (`GraphDriver` in inspect):
+    /// its image layers, its writable layer, and the rootfs mount point as `MergedDir` (mounted
+    /// while the container runs, as with Docker).
+    pub fn graph_driver(&self, container: &Container) -> Result<berth_image::GraphDriver> {
+        let mut g = self.images.snapshot_graph_driver(&container.id)?;
+        if let Some(d) = g.data.as_mut() {
+            d.merged_dir = self.rootfs_dir(&container.id);
+        }
+        Ok(g)
+    }
+
     /// The host path of a container's generated /etc file (`hostname`, `hosts`, `resolv.conf`).
     /// A `container:` container shows the files of the container whose network it shares.
     pub fn etc_file(&self, container: &Container, name: &str) -> PathBuf {

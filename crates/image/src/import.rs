@@ -22,7 +22,7 @@ use crate::unpack;
 const READ_BUFFER: usize = 1 << 20;
 
 impl ImageStore {
-    /// Import a rootfs tarball (plain or gzip, detected by magic; zstd is rejected for now) as a
+    /// Import a rootfs tarball (plain, gzip or zstd, detected by magic; bzip2 and xz are refused) as a
     /// one-layer image, the way `docker import` does.
     ///
     /// The input is read once: the decompressed stream is hashed (the layer's diff_id), unpacked
@@ -70,11 +70,10 @@ impl ImageStore {
             .map_err(|e| Error::archive("<archive>", format!("read: {e}")))?;
         let decoded: Box<dyn Read> = match magic {
             [0x1f, 0x8b, ..] => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
-            [0x28, 0xb5, 0x2f, 0xfd, ..] => {
-                return Err(Error::Unsupported {
-                    what: "zstd-compressed archives".into(),
-                })
-            }
+            [0x28, 0xb5, 0x2f, 0xfd, ..] => Box::new(
+                zstd::stream::read::Decoder::with_buffer(input)
+                    .map_err(|e| Error::archive("<archive>", format!("zstd: {e}")))?,
+            ),
             [0x42, 0x5a, 0x68, ..] | [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, ..] => {
                 return Err(Error::Unsupported {
                     what: "bzip2/xz-compressed archives".into(),

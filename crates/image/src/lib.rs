@@ -28,6 +28,7 @@ mod error;
 mod import;
 pub mod mount;
 pub mod pull;
+pub mod pull_all;
 pub mod push;
 pub mod reference;
 mod reference_grammar;
@@ -61,3 +62,8 @@ mod tests;
 
 mod usage;
 pub use usage::{ImageUsage, StoreUsage};
+
+mod graph;
+pub use graph::{join_dirs, GraphDirs, GraphDriver};
+mod gc;
+pub use gc::Lease;

@@ -137,6 +137,21 @@ pub async fn pull(
     opts: &PullOptions,
     progress: ProgressFn<'_>,
 ) -> Result<Pulled> {
+    pull_tag(store, registry, name, opts, progress, true).await
+}
+
+/// [`pull`], with the final `Status:` line only when `report_status` (a pull of all tags
+/// reports one status for the repository).
+pub(crate) async fn pull_tag(
+    store: &Arc<ImageStore>,
+    registry: &Registry,
+    name: &str,
+    opts: &PullOptions,
+    progress: ProgressFn<'_>,
+    report_status: bool,
+) -> Result<Pulled> {
+    // blobs land in the store before the rows naming them: keep sweeps off them meanwhile
+    let _lease = store.lease();
     let parsed = reference::parse(name)?;
     // name:tag@digest pulls by digest (Docker ignores the tag for the fetch)
     let r = match parsed.digest() {
@@ -254,16 +269,23 @@ pub async fn pull(
     })??;
     let familiar = reference::familiar(&parsed);
     progress(PullProgress::Digest(resolved.digest.clone()));
-    progress(PullProgress::Status(if downloaded {
-        format!("Downloaded newer image for {familiar}")
-    } else {
-        format!("Image is up to date for {familiar}")
-    }));
+    if report_status {
+        progress(status_line(downloaded, &familiar));
+    }
     Ok(Pulled {
         image,
         digest: resolved.digest,
         reference: familiar,
         downloaded,
+    })
+}
+
+/// Docker's last line of a pull.
+pub(crate) fn status_line(downloaded: bool, familiar: &str) -> PullProgress {
+    PullProgress::Status(if downloaded {
+        format!("Downloaded newer image for {familiar}")
+    } else {
+        format!("Image is up to date for {familiar}")
     })
 }
 

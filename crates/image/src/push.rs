@@ -104,6 +104,8 @@ pub async fn push(
     opts: &PushOptions,
     progress: PushProgressFn<'_>,
 ) -> Result<Vec<PushedTag>> {
+    // compressed blobs and the manifest land in the store before their rows
+    let _lease = store.lease();
     let full = match tag.filter(|t| !t.is_empty()) {
         Some(t) => format!("{name}:{t}"),
         None => name.to_string(),

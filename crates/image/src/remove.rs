@@ -156,6 +156,10 @@ impl ImageStore {
         tx.commit().map_err(Error::db("commit delete"))?;
         // still under the lock: no import can re-register these layers meanwhile
         self.discard(dirs, blobs);
+        // manifests, indexes and compressed blobs only the deleted images and layers used
+        if let Err(e) = self.sweep_blobs(conn) {
+            tracing::error!(error = %e, "garbage collection of blobs after an image removal");
+        }
         Ok(items)
     }
 

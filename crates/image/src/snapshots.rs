@@ -111,7 +111,13 @@ impl ImageStore {
         // Rows are gone; a failure to delete the dir is reported, and the leftover dir is
         // removed at the next open.
         let removed = self.snapshotter(kind).remove(&dir);
+        let layers_deleted = !dirs.is_empty();
         self.discard(dirs, blobs);
+        if layers_deleted {
+            if let Err(e) = self.sweep_blobs(&conn) {
+                tracing::error!(error = %e, "garbage collection of blobs after a snapshot removal");
+            }
+        }
         removed
     }
 

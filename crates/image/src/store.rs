@@ -78,6 +78,8 @@ pub struct ImageStore {
     pub(crate) overlay: OverlaySnapshotter,
     pub(crate) vfs: VfsSnapshotter,
     pub(crate) default_kind: SnapshotterKind,
+    /// operations whose blobs sweeps must not touch yet (see `gc.rs`)
+    pub(crate) leases: crate::gc::Leases,
 }
 
 /// How a name resolved.
@@ -139,6 +141,7 @@ impl ImageStore {
             overlay,
             vfs: VfsSnapshotter::new(),
             default_kind,
+            leases: Default::default(),
         };
         store.recover()?;
         Ok(store)

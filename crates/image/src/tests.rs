@@ -143,6 +143,10 @@ fn gzip_import_has_same_diff_id_and_shares_layer() -> TestResult {
         enc.finish()?;
     }
     let gz = import_file(&store, &gz_path, Some("b"))?;
+    let zst_path = fx.tar.with_extension("tar.zst");
+    fs::write(&zst_path, zstd::encode_all(File::open(&fx.tar)?, 3)?)?;
+    let zst = import_file(&store, &zst_path, Some("z"))?;
+    assert_eq!(plain.layers, zst.layers, "zstd import has the same diff_id");
     let again = import_file(&store, &fx.tar, None)?;
     assert_eq!(plain.layers, gz.layers);
     assert_eq!(plain.layers, again.layers);
@@ -156,11 +160,12 @@ fn gzip_import_has_same_diff_id_and_shares_layer() -> TestResult {
         fs::read_dir(fx.root.join("tmp"))?.next().is_none(),
         "tmp is clean"
     );
-    assert_eq!(store.list()?.len(), 3);
+    assert_eq!(store.list()?.len(), 4);
 
     // deleting two of three keeps the shared layer; deleting the last frees it
     store.remove("a", false, &never)?;
     store.remove("b", false, &never)?;
+    store.remove("z", false, &never)?;
     assert_eq!(fs::read_dir(fx.root.join("layers"))?.count(), 1);
     let items = store.remove(&again.id, false, &never)?;
     assert_eq!(
@@ -857,7 +862,7 @@ fn corrupt_and_unsupported_streams_leave_nothing() -> TestResult {
         ("truncated gzip", &truncated_gz),
         ("corrupt gzip", &corrupt_gz),
         ("truncated tar", &plain[..plain.len() / 3]),
-        ("zstd", &zstd),
+        ("truncated zstd", &zstd),
         ("empty", &[]),
         (
             "garbage",

@@ -89,6 +89,17 @@ pub enum Error {
         /// whether it is a transport / server failure (else a refusal of the request)
         unavailable: bool,
     },
+    /// Downloading a URL (`docker import http://…`) failed; `message` is Docker's wording and
+    /// names the URL.
+    #[error("{message}")]
+    Download {
+        /// the URL asked for
+        url: String,
+        /// what went wrong
+        message: String,
+        /// how the failure classifies (404 -> NotFound, 400 -> InvalidArgument, else Unavailable)
+        kind: ErrorKind,
+    },
     /// Reading or writing a credentials file failed.
     #[error("{op} {path}: {source}")]
     Io {
@@ -121,6 +132,7 @@ impl Error {
                 }
             }
             Error::Io { .. } => ErrorKind::Unavailable,
+            Error::Download { kind, .. } => *kind,
         }
     }
 

@@ -13,9 +13,11 @@
 //! configured as insecure (dockerd's `--insecure-registry`: a host, `host:port` or an IPv4
 //! CIDR); everything else is HTTPS with certificate verification.
 
+pub mod download;
 mod error;
 pub mod manifest;
 mod search;
+mod tags;
 
 use std::sync::Once;
 

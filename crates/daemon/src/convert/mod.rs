@@ -379,14 +379,14 @@ pub fn inspect(c: &Container, image_ref: &str, paths: &ContainerPaths) -> Value 
         "LogPath": paths.log,
         "Name": format!("/{}", c.name),
         "RestartCount": s.restart_count,
-        "Driver": "overlay2",
+        "Driver": paths.graph_driver.name,
         "Platform": "linux",
         "MountLabel": "",
         "ProcessLabel": "",
         "AppArmorProfile": "",
         "ExecIDs": null,
         "HostConfig": host_config(c),
-        "GraphDriver": {"Name": "overlay2", "Data": {}},
+        "GraphDriver": graph_driver(&paths.graph_driver),
         "Mounts": mounts::mount_points(&c.mount_points),
         "Config": {
             "Hostname": c.hostname,
@@ -421,6 +421,29 @@ pub struct ContainerPaths {
     pub hostname: String,
     pub hosts: String,
     pub log: String,
+    /// the container's layer stack (snapshot) as the storage driver reports it
+    pub graph_driver: berth_image::GraphDriver,
+}
+
+/// Docker's `GraphDriverData`: `Data` is an object of strings (empty where the driver reports
+/// nothing, as bollard's model requires an object); `LowerDir` only when there are lower dirs.
+pub fn graph_driver(g: &berth_image::GraphDriver) -> Value {
+    let mut data = serde_json::Map::new();
+    if let Some(d) = &g.data {
+        if !d.lower_dirs.is_empty() {
+            data.insert(
+                "LowerDir".into(),
+                json!(berth_image::join_dirs(&d.lower_dirs)),
+            );
+        }
+        data.insert(
+            "MergedDir".into(),
+            json!(d.merged_dir.display().to_string()),
+        );
+        data.insert("UpperDir".into(), json!(d.upper_dir.display().to_string()));
+        data.insert("WorkDir".into(), json!(d.work_dir.display().to_string()));
+    }
+    json!({"Name": g.name, "Data": data})
 }
 
 /// One row of `GET /containers/json`.
@@ -526,7 +549,7 @@ fn image_config(image: &ImageRecord) -> Value {
 }
 
 /// `GET /images/{name}/json`.
-pub fn image_inspect(image: &ImageRecord) -> Value {
+pub fn image_inspect(image: &ImageRecord, graph: &berth_image::GraphDriver) -> Value {
     json!({
         "Id": image.id,
         "RepoTags": image.repo_tags,
@@ -541,7 +564,7 @@ pub fn image_inspect(image: &ImageRecord) -> Value {
         "Os": image.config.os().to_string(),
         "Size": image.size,
         "VirtualSize": image.size,
-        "GraphDriver": {"Name": "overlay2", "Data": {}},
+        "GraphDriver": graph_driver(graph),
         "RootFS": {"Type": "layers", "Layers": image.layers},
         "Metadata": {"LastTagTime": ZERO_TIME},
     })
@@ -692,10 +715,29 @@ mod tests {
             hostname: "/h".into(),
             hosts: "/hs".into(),
             log: "/l".into(),
+            graph_driver: berth_image::GraphDriver {
+                name: "overlay2",
+                data: Some(berth_image::GraphDirs {
+                    lower_dirs: vec!["/a/diff".into(), "/b/diff".into()],
+                    upper_dir: "/s/upper".into(),
+                    merged_dir: "/s/merged".into(),
+                    work_dir: "/s/work".into(),
+                }),
+            },
         };
         let inspected: berth_api::models::ContainerInspectResponse =
             serde_json::from_value(inspect(&c, "busybox", &paths)).unwrap();
         assert_eq!(inspected.name.as_deref(), Some("/web"));
+        let graph = inspected.graph_driver.unwrap();
+        assert_eq!(graph.name, "overlay2");
+        assert_eq!(graph.data["LowerDir"], "/a/diff:/b/diff");
+        assert_eq!(graph.data["UpperDir"], "/s/upper");
+        let vfs = graph_driver(&berth_image::GraphDriver {
+            name: "vfs",
+            data: None,
+        });
+        let vfs: berth_api::models::DriverData = serde_json::from_value(vfs).unwrap();
+        assert!(vfs.data.is_empty());
         assert_eq!(inspected.host_config.unwrap().pids_limit, Some(10));
         let listed: berth_api::models::ContainerSummary =
             serde_json::from_value(summary(&c)).unwrap();

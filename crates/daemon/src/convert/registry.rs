@@ -156,6 +156,18 @@ pub fn push_progress(p: &PushProgress) -> Vec<Value> {
     }
 }
 
+/// One `Importing` message of an import from a URL (no id, as dockerd sends it; without a
+/// known length the progress text is the byte count alone).
+pub fn import_progress(current: u64, total: u64) -> Value {
+    if total > 0 {
+        json!({"status": "Importing", "progressDetail": {"current": current, "total": total},
+               "progress": bar(current, total)})
+    } else {
+        json!({"status": "Importing", "progressDetail": {"current": current},
+               "progress": human(current)})
+    }
+}
+
 /// A mid-stream error message.
 pub fn stream_error(message: &str) -> Value {
     json!({"errorDetail": {"message": message}, "error": message})

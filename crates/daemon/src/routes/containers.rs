@@ -127,6 +127,7 @@ pub async fn inspect(
         hostname: engine.etc_file(&c, "hostname").display().to_string(),
         hosts: engine.etc_file(&c, "hosts").display().to_string(),
         log: engine.log_path_of(&c).display().to_string(),
+        graph_driver: engine.graph_driver(&c)?,
     };
     Ok(Json(convert::inspect(&c, &c.spec.image, &paths)))
 }

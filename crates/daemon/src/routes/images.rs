@@ -101,7 +101,8 @@ pub(crate) fn body_reader(body: Body) -> impl Read + Send + 'static {
     }
 }
 
-/// `POST /images/create`: with `fromSrc=-` imports the request body as a rootfs tarball.
+/// `POST /images/create`: with `fromSrc=-` imports the request body as a rootfs tarball, with
+/// `fromSrc=<url>` the tarball downloaded from the URL.
 /// Replies with Docker's JSON progress stream.
 pub async fn create(
     State(state): State<AppState>,
@@ -116,11 +117,6 @@ pub async fn create(
     }
     let source = get("fromSrc")
         .ok_or_else(|| ApiError::bad_request("either fromSrc or fromImage must be given"))?;
-    if source != "-" {
-        return Err(ApiError::bad_request(format!(
-            "importing from a URL ({source}) is not supported yet; pipe the archive in with `-`"
-        )));
-    }
     let reference = match (
         get("repo").filter(|r| !r.is_empty()),
         get("tag").filter(|t| !t.is_empty()),
@@ -142,6 +138,9 @@ pub async fn create(
         message: get("message"),
         platform: get("platform"),
     };
+    if source != "-" {
+        return super::import_url::import(state, source, options).await;
+    }
 
     let reader = body_reader(body);
     let image = state.engine.import_image(Box::new(reader), options).await?;
@@ -227,7 +226,10 @@ pub async fn get_dispatch(
     let images = state.engine.images();
     if let Some(name) = rest.strip_suffix("/json") {
         let image = images.resolve(name).map_err(|e| not_found_image(e, name))?;
-        return Ok(Json(convert::image_inspect(&image)).into_response());
+        let graph = images
+            .image_graph_driver(&image.id)
+            .map_err(|e| not_found_image(e, name))?;
+        return Ok(Json(convert::image_inspect(&image, &graph)).into_response());
     }
     if let Some(name) = rest.strip_suffix("/history") {
         let image = images.resolve(name).map_err(|e| not_found_image(e, name))?;

@@ -9,6 +9,7 @@ pub mod exec;
 pub mod image_archive;
 pub mod image_prune;
 pub mod images;
+pub mod import_url;
 pub mod registry;
 pub mod streams;
 pub mod system;

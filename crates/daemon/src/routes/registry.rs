@@ -28,7 +28,8 @@ fn credentials(headers: &HeaderMap) -> ApiResult<Credentials> {
     wire::registry_auth_header(headers.get("X-Registry-Auth").and_then(|v| v.to_str().ok()))
 }
 
-/// Pull `fromImage` (+ `tag`, which may be a digest) for `platform`.
+/// Pull `fromImage` (+ `tag`, which may be a digest) for `platform`; with neither a `tag` nor
+/// one in `fromImage`, every tag of the repository (`docker pull --all-tags`).
 pub async fn pull(
     state: AppState,
     image: String,
@@ -37,7 +38,10 @@ pub async fn pull(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let credentials = credentials(&headers)?;
-    let name = match tag.filter(|t| !t.is_empty()) {
+    let tag = tag.filter(|t| !t.is_empty());
+    // dockerd pulls every tag when neither `tag` nor the image names one
+    let all_tags = tag.is_none() && berth_image::pull_all::is_name_only(&image);
+    let name = match tag {
         Some(t) if t.contains(':') => format!("{image}@{t}"),
         Some(t) => format!("{image}:{t}"),
         None => image,
@@ -49,6 +53,17 @@ pub async fn pull(
     };
     let store = state.engine.images().clone();
     let registry = state.registry.clone();
+    if all_tags {
+        return progress_response(|tx| async move {
+            let sink = move |p: PullProgress| {
+                let _ = tx.send(wire::pull_progress(&p));
+            };
+            berth_image::pull_all::pull_all_tags(&store, &registry, &name, &opts, &sink)
+                .await
+                .map(|_| ())
+        })
+        .await;
+    }
     progress_response(|tx| async move {
         let sink = move |p: PullProgress| {
             let _ = tx.send(wire::pull_progress(&p));

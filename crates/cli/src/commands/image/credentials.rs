@@ -1,8 +1,9 @@
 //! Docker's client-side credential store: `~/.docker/config.json` (or `$DOCKER_CONFIG`),
 //! `auths` keyed by registry (`https://index.docker.io/v1/` for Docker Hub) with
 //! `base64(user:password)`. Written with mode 0600 through a temporary file and a rename;
-//! keys other than the one being changed are preserved. Credential helpers (`credsStore`)
-//! are not run: their entries are left alone.
+//! keys other than the one being changed are preserved. Where the config names a credential
+//! helper (`credHelpers` for the registry, else `credsStore`), the secret goes to the helper
+//! and `auths` keeps an empty entry for the registry, as the docker CLI does.
 
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -90,28 +91,58 @@ fn write(config: &Map<String, Value>) -> Result<()> {
     Ok(())
 }
 
+/// Where [`store`] put the credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    /// base64 in this config file (unencrypted)
+    File(PathBuf),
+    /// with this credential helper
+    Helper(String),
+}
+
 /// Store `user`/`password` for `registry`.
-pub fn store(registry: &str, user: &str, password: &str) -> Result<PathBuf> {
+pub fn store(registry: &str, user: &str, password: &str) -> Result<Stored> {
     let mut config = read()?;
+    let key = key_of(registry);
+    let helper = super::cred_helpers::helper_for(&config, &key);
+    if let Some(h) = &helper {
+        super::cred_helpers::store(h, &key, user, password)?;
+    }
     let auths = config
         .entry("auths")
         .or_insert_with(|| json!({}))
         .as_object_mut()
         .ok_or_else(|| anyhow!("\"auths\" in the docker config is not an object"))?;
-    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-    auths.insert(key_of(registry), json!({ "auth": auth }));
-    write(&config)?;
-    config_path()
+    match helper {
+        Some(h) => {
+            auths.insert(key, json!({}));
+            write(&config)?;
+            Ok(Stored::Helper(h))
+        }
+        None => {
+            let auth =
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            auths.insert(key, json!({ "auth": auth }));
+            write(&config)?;
+            Ok(Stored::File(config_path()?))
+        }
+    }
 }
 
 /// Remove the credentials of `registry`; false when there were none.
 pub fn erase(registry: &str) -> Result<bool> {
     let mut config = read()?;
-    let removed = config
-        .get_mut("auths")
-        .and_then(Value::as_object_mut)
-        .and_then(|a| a.remove(&key_of(registry)))
-        .is_some();
+    let key = key_of(registry);
+    let helper = super::cred_helpers::helper_for(&config, &key);
+    if let Some(h) = &helper {
+        super::cred_helpers::erase(h, &key)?;
+    }
+    let removed = helper.is_some()
+        | config
+            .get_mut("auths")
+            .and_then(Value::as_object_mut)
+            .and_then(|a| a.remove(&key_of(registry)))
+            .is_some();
     if removed {
         write(&config)?;
     }
@@ -122,6 +153,16 @@ pub fn erase(registry: &str) -> Result<bool> {
 pub fn lookup(registry: &str) -> Option<DockerCredentials> {
     let config = read().ok()?;
     let key = key_of(registry);
+    if let Some(helper) = super::cred_helpers::helper_for(&config, &key) {
+        return match super::cred_helpers::get(&helper, &key) {
+            Ok(Some((user, secret))) => Some(helper_credentials(&key, user, secret)),
+            Ok(None) => None,
+            Err(e) => {
+                eprintln!("{e}");
+                None
+            }
+        };
+    }
     let auths = config.get("auths")?.as_object()?;
     let entry = auths.get(&key).or_else(|| {
         // entries written with a scheme (`http://host:5000`) still match
@@ -148,6 +189,23 @@ pub fn lookup(registry: &str) -> Option<DockerCredentials> {
         identitytoken: identity,
         ..Default::default()
     })
+}
+
+/// Credentials from a helper: the user `<token>` means the secret is an identity token.
+fn helper_credentials(key: &str, user: String, secret: String) -> DockerCredentials {
+    if user == "<token>" {
+        return DockerCredentials {
+            identitytoken: Some(secret),
+            serveraddress: Some(key.to_string()),
+            ..Default::default()
+        };
+    }
+    DockerCredentials {
+        username: Some(user),
+        password: Some(secret),
+        serveraddress: Some(key.to_string()),
+        ..Default::default()
+    }
 }
 
 #[cfg(test)]

@@ -75,11 +75,12 @@ pub async fn login(host: &str, args: LoginArgs) -> Result<()> {
         eprintln!("Error response from daemon: {}", message.trim_end());
         return Err(exit(1));
     }
-    let path = credentials::store(&server, &username, &password)?;
-    eprintln!(
-        "WARNING! Your password will be stored unencrypted in {}.",
-        path.display()
-    );
+    if let credentials::Stored::File(path) = credentials::store(&server, &username, &password)? {
+        eprintln!(
+            "WARNING! Your password will be stored unencrypted in {}.",
+            path.display()
+        );
+    }
     println!("Login Succeeded");
     Ok(())
 }

@@ -12,3 +12,4 @@ pub mod push;
 pub mod rm;
 pub mod search;
 pub mod tag;
+pub mod cred_helpers;

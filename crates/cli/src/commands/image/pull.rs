@@ -15,6 +15,9 @@ use super::progress::Progress;
 /// `berth pull NAME[:TAG|@DIGEST]`
 #[derive(Args, Debug, Clone)]
 pub struct PullArgs {
+    /// Download all tagged images in the repository
+    #[arg(short = 'a', long = "all-tags")]
+    pub all_tags: bool,
     /// Suppress verbose output
     #[arg(short = 'q', long)]
     pub quiet: bool,
@@ -29,14 +32,29 @@ pub struct PullArgs {
 
 /// Runs `berth pull`; prints the reference pulled, as docker's last line does.
 pub async fn run(docker: &Docker, args: PullArgs) -> Result<()> {
-    if !args.name.contains('@') && !split_tag(&args.name).1.is_some() && !args.quiet {
+    let name_only = !args.name.contains('@') && split_tag(&args.name).1.is_none();
+    if args.all_tags && !name_only {
+        eprintln!("tag can't be used with --all-tags/-a");
+        return Err(exit(1));
+    }
+    if name_only && !args.all_tags && !args.quiet {
         println!("Using default tag: latest");
     }
-    if let Err(e) = pull_with(docker, &args.name, args.platform.as_deref(), args.quiet).await {
+    let pulled = if args.all_tags {
+        pull_all_tags(docker, &args.name, args.platform.as_deref(), args.quiet).await
+    } else {
+        pull_with(docker, &args.name, args.platform.as_deref(), args.quiet).await
+    };
+    if let Err(e) = pulled {
         eprintln!("{}", api_message(&e));
         return Err(exit(1));
     }
-    let name = with_default_tag(&args.name);
+    // with --all-tags Docker prints the repository's full name, else the full reference
+    let name = if args.all_tags {
+        args.name.clone()
+    } else {
+        with_default_tag(&args.name)
+    };
     let full = if credentials::registry_of(&name) == "docker.io" && !name.starts_with("docker.io/")
     {
         if name.contains('/') {
@@ -59,15 +77,42 @@ pub async fn pull_with(
     quiet: bool,
 ) -> Result<(), bollard::errors::Error> {
     let (repo, tag) = split_tag(image);
-    let mut builder = CreateImageOptionsBuilder::default().from_image(&repo);
-    builder = match tag.as_deref() {
-        Some(t) => builder.tag(t),
-        None => builder.tag("latest"),
-    };
+    pull_request(
+        docker,
+        &repo,
+        Some(tag.as_deref().unwrap_or("latest")),
+        platform,
+        quiet,
+    )
+    .await
+}
+
+/// Pull every tag of the repository `repo` (`fromImage` without a tag, as the docker CLI sends
+/// `pull --all-tags`).
+async fn pull_all_tags(
+    docker: &Docker,
+    repo: &str,
+    platform: Option<&str>,
+    quiet: bool,
+) -> Result<(), bollard::errors::Error> {
+    pull_request(docker, repo, None, platform, quiet).await
+}
+
+async fn pull_request(
+    docker: &Docker,
+    repo: &str,
+    tag: Option<&str>,
+    platform: Option<&str>,
+    quiet: bool,
+) -> Result<(), bollard::errors::Error> {
+    let mut builder = CreateImageOptionsBuilder::default().from_image(repo);
+    if let Some(t) = tag {
+        builder = builder.tag(t);
+    }
     if let Some(p) = platform {
         builder = builder.platform(p);
     }
-    let creds = credentials::lookup(&credentials::registry_of(&repo));
+    let creds = credentials::lookup(&credentials::registry_of(repo));
     let mut stream = docker.create_image(Some(builder.build()), None, creds);
     let mut progress = Progress::new(quiet);
     while let Some(item) = stream.next().await {
