@@ -105,6 +105,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
             bip: config.network.bip.clone(),
             fixed_cidr: config.network.fixed_cidr.clone(),
             mtu: config.network.mtu,
+            default_address_pools: config.network.default_address_pools.clone(),
         },
     })
     .await

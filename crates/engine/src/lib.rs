@@ -39,6 +39,9 @@ pub use engine::{Engine, EngineConfig, ListOptions};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, EventFilter, EventType, Subscription};
 pub use logs::{LogEntry, LogOptions};
+pub use network::model::{
+    EndpointSettings, Network, NetworkCreate, NetworkEndpoint, NetworkFilters,
+};
 pub use network::{
     parse_port_range, Attachment, NetworkConfig, PortBinding, PublishedPort, DEFAULT_BRIDGE,
     DEFAULT_NETWORK,

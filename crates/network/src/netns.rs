@@ -47,6 +47,13 @@ impl NetNs {
         })
     }
 
+    /// Adopts an existing namespace by path (`/proc/<pid>/ns/net` of a running container), to
+    /// change its interfaces or bind sockets in it after the creating descriptor was closed.
+    pub fn open(path: &std::path::Path) -> Result<NetNs> {
+        let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+        Ok(NetNs { file })
+    }
+
     /// Opens a netlink socket that lives in this namespace.
     pub fn netlink(&self) -> Result<Netlink> {
         let fd = self.file.as_fd();

@@ -27,6 +27,8 @@ pub use update::update_body;
 pub mod archive;
 pub mod df;
 pub mod mounts;
+pub mod networks;
+pub use network::endpoint_settings;
 pub mod registry;
 pub mod volumes;
 
@@ -79,6 +81,7 @@ pub fn create_body(
             ports
         },
         host,
+        endpoints: network::endpoints_config(body.networking_config)?,
     })
 }
 
@@ -112,9 +115,10 @@ fn host_spec(hc: HostConfig, anonymous: &[String]) -> Result<HostSpec, ApiError>
         "" | "default" | "bridge" => NetworkMode::Bridge,
         "none" => NetworkMode::None,
         "host" => NetworkMode::Host,
-        other => {
-            return Err(ApiError::not_found(format!("network {other} not found")));
+        other if other.starts_with("container:") => {
+            return Err(unsupported("--network container:<name|id>"));
         }
+        other => NetworkMode::Network(other.to_owned()),
     };
     let mut seccomp = SeccompMode::Default;
     let mut no_new_privileges = false;
@@ -295,12 +299,7 @@ fn exposed_ports(c: &Container) -> Value {
 }
 
 fn network_settings(c: &Container) -> Value {
-    let network_id = c
-        .network
-        .as_ref()
-        .map(|a| a.network_id.as_str())
-        .unwrap_or("");
-    network::network_settings(c, network_id)
+    network::network_settings(c, "")
 }
 
 fn host_config(c: &Container) -> Value {
@@ -697,7 +696,8 @@ mod tests {
             stop_signal: "SIGTERM".into(),
             state: Default::default(),
             mount_points: vec![],
-            network: None,
+            networks: Vec::new(),
+            endpoints: None,
         }
     }
 

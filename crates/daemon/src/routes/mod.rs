@@ -49,3 +49,4 @@ pub struct CommonQuery {
     pub w: Option<String>,
 }
 pub mod system_df;
+pub mod networks;

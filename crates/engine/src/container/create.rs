@@ -42,6 +42,7 @@ impl Engine {
         };
         let id = ids::new_id()?;
         let mut container = merge(&id, &name, &spec, &image)?;
+        container.endpoints = Some(self.resolve_endpoints(&spec)?);
 
         // Containers using volumes are created under the volume lock, so that a volume chosen
         // here cannot be removed before the container referencing it is recorded.
@@ -291,7 +292,8 @@ fn merge(
             .unwrap_or_else(|| "SIGTERM".to_owned()),
         state: State::default(),
         mount_points: Vec::new(),
-        network: None,
+        networks: Vec::new(),
+        endpoints: None,
     })
 }
 

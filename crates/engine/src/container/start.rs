@@ -65,10 +65,9 @@ impl Engine {
             .await
             .map_err(|e| Error::internal(format!("start task: {e}")))?;
         match launched {
-            Ok((started, attachment)) => {
-                let connected = attachment.is_some();
+            Ok((started, attachments)) => {
                 let record = handle.update(|c| {
-                    c.network = attachment;
+                    c.networks = attachments;
                     c.state.status = Status::Running;
                     c.state.pid = started.pid;
                     c.state.shim_pid = started.shim_pid;
@@ -84,14 +83,7 @@ impl Engine {
                 self.watch_shim(handle.clone(), started.shim_pid);
                 handle.starts.send_modify(|n| *n += 1);
                 self.emit_volume_mounts(&record, "mount");
-                if connected {
-                    self.emit_network(
-                        "connect",
-                        &self.bridge_network_id,
-                        crate::network::DEFAULT_NETWORK,
-                        Some(&record.id),
-                    );
-                }
+                self.emit_attachments("connect", &record.id, &record.networks);
                 self.emit_container(&record, "start", &[]);
                 Ok(())
             }
@@ -127,7 +119,7 @@ impl Engine {
 
     /// Everything between "start requested" and "process running". Blocking. On failure the
     /// rootfs is unmounted again and the bundle removed.
-    fn launch(&self, container: &Container) -> Result<(Started, Option<Attachment>)> {
+    fn launch(&self, container: &Container) -> Result<(Started, Vec<Attachment>)> {
         let id = &container.id;
         let run_dir = self.run_dir(id);
         let rootfs = self.rootfs_dir(id);
@@ -191,30 +183,23 @@ impl Engine {
         Ok(())
     }
 
-    /// Sets up the container's network (default bridge), launches it, and undoes the network
-    /// setup if the launch fails. The namespace descriptor is closed once the container runs
-    /// in it: from then on the container keeps it alive, and its end tears it down.
+    /// Sets up the container's networks, launches it, and undoes the network setup if the
+    /// launch fails. The namespace descriptor is closed once the container runs in it: from
+    /// then on the container keeps it alive, and its end tears it down.
     fn launch_mounted(
         &self,
         container: &Container,
         rootfs: &Path,
-    ) -> Result<(Started, Option<Attachment>)> {
-        let bridge = self
-            .bridge
-            .as_ref()
-            .filter(|_| network::uses_default_bridge(container));
-        let Some(bridge) = bridge else {
-            return Ok((self.launch_in(container, rootfs, None)?, None));
-        };
+    ) -> Result<(Started, Vec<Attachment>)> {
         let began = std::time::Instant::now();
-        let prepared = bridge.prepare(container)?;
+        let Some(prepared) = self.prepare_network(container)? else {
+            return Ok((self.launch_in(container, rootfs, None)?, Vec::new()));
+        };
         tracing::debug!(container = %container.id, network_us = began.elapsed().as_micros() as u64, "network prepared");
         match self.launch_in(container, rootfs, Some(&prepared)) {
-            Ok(started) => Ok((started, Some(prepared.attachment))),
+            Ok(started) => Ok((started, prepared.attachments)),
             Err(e) => {
-                if let Err(release) = bridge.release(&container.id, &prepared.attachment, true) {
-                    tracing::warn!(container = %container.id, error = %release, "releasing network after a failed start");
-                }
+                self.release_networks(&container.id, &prepared.attachments, true);
                 Err(e)
             }
         }
@@ -229,7 +214,8 @@ impl Engine {
         let id = &container.id;
         let dir = self.container_dir(id);
         let began = std::time::Instant::now();
-        let etc = write_etc_files(&dir, container, network.map(|n| &n.attachment))?;
+        let attachments = network.map(|n| n.attachments.as_slice()).unwrap_or(&[]);
+        let etc = write_etc_files(&dir, container, attachments)?;
         let user = user::resolve(rootfs, &container.user)?;
         let files = EtcFiles {
             hostname: &etc[0],
@@ -291,7 +277,7 @@ fn docker_start_message(path: &str, detail: &str, exit_code: i64) -> String {
 fn write_etc_files(
     dir: &Path,
     container: &Container,
-    attachment: Option<&Attachment>,
+    attachments: &[Attachment],
 ) -> Result<[std::path::PathBuf; 3]> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
     let host_mode = container.spec.host.network_mode == NetworkMode::Host;
@@ -306,7 +292,7 @@ fn write_etc_files(
         std::fs::read_to_string("/etc/hosts").unwrap_or_default()
     } else {
         let mut hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n".to_owned();
-        if let Some(attachment) = attachment {
+        for attachment in attachments {
             // Docker's entry for the container itself: its address, hostname (FQDN first
             // with --domainname).
             let names = match container

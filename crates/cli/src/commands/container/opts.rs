@@ -92,6 +92,9 @@ pub struct ContainerOpts {
     /// Add network-scoped alias for the container
     #[arg(long = "network-alias")]
     pub network_alias: Vec<String>,
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long = "ip")]
+    pub ip: Option<String>,
     /// Add a custom host-to-IP mapping (host:ip)
     #[arg(long = "add-host")]
     pub add_host: Vec<String>,
@@ -577,12 +580,20 @@ impl ContainerOpts {
             ..Default::default()
         };
 
-        let networking_config = match (&self.network, self.network_alias.is_empty()) {
-            (Some(net), false) => Some(bollard::models::NetworkingConfig {
+        let endpoint_given = !self.network_alias.is_empty() || self.ip.is_some();
+        let networking_config = match (&self.network, endpoint_given) {
+            (net, true) => Some(bollard::models::NetworkingConfig {
                 endpoints_config: Some(HashMap::from([(
-                    net.clone(),
+                    net.clone().unwrap_or_else(|| "default".to_string()),
                     bollard::models::EndpointSettings {
-                        aliases: Some(self.network_alias.clone()),
+                        aliases: (!self.network_alias.is_empty())
+                            .then(|| self.network_alias.clone()),
+                        ipam_config: self.ip.clone().map(|ip| {
+                            bollard::models::EndpointIpamConfig {
+                                ipv4_address: Some(ip),
+                                ..Default::default()
+                            }
+                        }),
                         ..Default::default()
                     },
                 )])),
