@@ -37,6 +37,14 @@ pub enum Error {
     Firewall(String),
     #[error("{0}")]
     Internal(String),
+    /// A socket operation on an address failed (the embedded DNS server's listeners).
+    #[error("{op} {addr}: {source}")]
+    Socket {
+        op: &'static str,
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl Error {

@@ -1,6 +1,6 @@
 //! Berth's container networking: network namespaces, the bridge driver (bridge, veth pairs,
 //! addresses, routes over rtnetlink), IPAM, port publishing and NAT in Berth's own nftables
-//! table, and host port reservations.
+//! table, host port reservations, and the embedded DNS server for container names.
 //!
 //! Stateless: the engine owns the state (which addresses and ports are in use, which
 //! namespace belongs to which container) and hands it in. Everything here blocks and must run
@@ -8,6 +8,7 @@
 //! ([`netns`]), never on the caller's.
 
 pub mod bridge;
+pub mod dns;
 mod error;
 pub mod firewall;
 pub mod ipam;

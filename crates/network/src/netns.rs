@@ -8,7 +8,7 @@
 
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use nix::sched::CloneFlags;
 
@@ -47,10 +47,22 @@ impl NetNs {
         })
     }
 
-    /// Adopts an existing namespace by path (`/proc/<pid>/ns/net` of a running container), to
-    /// change its interfaces or bind sockets in it after the creating descriptor was closed.
-    pub fn open(path: &std::path::Path) -> Result<NetNs> {
+    /// Adopts an existing network namespace, e.g. `/proc/<pid>/ns/net` of a running container
+    /// after a daemon restart, or a bind-mounted namespace file. The namespace is only held
+    /// (it stays alive while this descriptor is open); nothing in it is changed. Fails when
+    /// `path` is not a network namespace.
+    pub fn open(path: &Path) -> Result<NetNs> {
         let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+        // Why check: setns() with another kind of namespace (or a plain file) would only
+        // fail later, on first use. An nsfs descriptor's link reads "net:[inode]".
+        let link = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
+            .map_err(|e| Error::io("readlink", path, e))?;
+        if !link.to_string_lossy().starts_with("net:[") {
+            return Err(Error::InvalidArgument(format!(
+                "{} is not a network namespace",
+                path.display()
+            )));
+        }
         Ok(NetNs { file })
     }
 
