@@ -113,6 +113,8 @@ pub struct Engine {
     /// Every network: the predefined ones (the default bridge is off with `bridge: none`)
     /// and the user-defined bridge networks.
     pub(crate) networks: crate::network::manager::Networks,
+    /// The embedded DNS server of each running container on a user-defined network.
+    pub(crate) dns: Mutex<HashMap<String, berth_network::dns::EmbeddedDns>>,
 }
 
 /// Docker's `ps` options, already validated by the daemon.
@@ -163,6 +165,7 @@ impl Engine {
             volume_lock: tokio::sync::Mutex::new(()),
             execs: ExecTable::default(),
             networks,
+            dns: Mutex::new(HashMap::new()),
         });
         let records = engine.store.load_all()?;
         engine.restore_networks(&records);

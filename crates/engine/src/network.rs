@@ -25,6 +25,7 @@ pub(crate) mod connect;
 pub(crate) mod manager;
 pub(crate) mod model;
 pub(crate) mod names;
+pub(crate) mod resolver;
 pub(crate) mod store;
 
 /// The name Docker gives the default network.
@@ -365,9 +366,9 @@ impl BridgeNet {
             published.push(port);
         }
         let default_route = request.default_route && !self.internal;
-        let endpoint =
-            self.bridge
-                .attach_as(netns, ip, None, &request.interface, default_route)?;
+        let endpoint = self
+            .bridge
+            .attach_as(netns, ip, None, &request.interface, default_route)?;
         let mappings: Vec<PortMapping> = published
             .iter()
             .map(|p| to_mapping(ip, p))

@@ -182,7 +182,9 @@ fn key_values(flag: &str, values: &[String]) -> Result<HashMap<String, String>> 
             None if flag == "label" && !v.is_empty() => {
                 out.insert(v.clone(), String::new());
             }
-            _ => bail!("invalid argument \"{v}\" for \"--{flag}\" flag: bad format for {flag}: {v}"),
+            _ => {
+                bail!("invalid argument \"{v}\" for \"--{flag}\" flag: bad format for {flag}: {v}")
+            }
         }
     }
     Ok(out)
@@ -346,7 +348,9 @@ pub(crate) async fn prune_networks(
 
 async fn prune(docker: &Docker, args: PruneArgs) -> Result<()> {
     if !args.force
-        && !confirm("WARNING! This will remove all custom networks not used by at least one container.")
+        && !confirm(
+            "WARNING! This will remove all custom networks not used by at least one container.",
+        )
     {
         return Ok(());
     }

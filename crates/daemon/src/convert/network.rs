@@ -181,7 +181,10 @@ pub fn network_settings(c: &Container, mode_network_id: &str) -> Value {
     for a in &c.networks {
         if !networks.contains_key(&a.network) {
             let user = a.network != berth_engine::DEFAULT_NETWORK;
-            networks.insert(a.network.clone(), endpoint(c, &a.network_id, user, None, Some(a)));
+            networks.insert(
+                a.network.clone(),
+                endpoint(c, &a.network_id, user, None, Some(a)),
+            );
         }
     }
     let bridge = c
@@ -257,9 +260,10 @@ pub fn endpoint_settings(
         .and_then(|i| i.ipv4_address)
         .filter(|ip| !ip.is_empty());
     let ipv4 = match ipv4 {
-        Some(text) => Some(text.parse::<Ipv4Addr>().map_err(|_| {
-            ApiError::bad_request(format!("invalid IPv4 address: {text}"))
-        })?),
+        Some(text) => Some(
+            text.parse::<Ipv4Addr>()
+                .map_err(|_| ApiError::bad_request(format!("invalid IPv4 address: {text}")))?,
+        ),
         None => None,
     };
     Ok(EndpointSettings {

@@ -25,7 +25,9 @@ pub fn create_request(body: &Value) -> Result<NetworkCreate, ApiError> {
                         .ok_or_else(|| ApiError::bad_request(format!("invalid value for {k}")))
                 })
                 .collect(),
-            _ => Err(ApiError::bad_request("invalid Labels/Options: expected an object")),
+            _ => Err(ApiError::bad_request(
+                "invalid Labels/Options: expected an object",
+            )),
         }
     };
     let ipam = &body["IPAM"];
@@ -136,7 +138,10 @@ mod tests {
         assert!(ok.internal);
         assert!(create_request(&json!({})).is_err());
         assert!(create_request(&json!({"Name": "x", "IPAM": {"Driver": "weird"}})).is_err());
-        assert!(create_request(&json!({"Name": "x", "IPAM": {"Config": [{"Subnet": "fd00::/64"}]}})).is_err());
+        assert!(create_request(
+            &json!({"Name": "x", "IPAM": {"Config": [{"Subnet": "fd00::/64"}]}})
+        )
+        .is_err());
     }
 
     #[test]

@@ -55,7 +55,11 @@ pub async fn list(
                 )))
             }
         },
-        _ => return Err(ApiError::bad_request("invalid filter 'dangling': give one value")),
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid filter 'dangling': give one value",
+            ))
+        }
     };
     let wanted = NetworkFilters {
         names: filters.get("name").to_vec(),
@@ -140,12 +144,12 @@ pub async fn connect(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<StatusCode> {
-    let request: berth_api::models::NetworkConnectRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("invalid JSON body for network connect: {e}")))?;
-    let settings = crate::convert::endpoint_settings(
-        id.clone(),
-        request.endpoint_config.unwrap_or_default(),
-    )?;
+    let request: berth_api::models::NetworkConnectRequest =
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad_request(format!("invalid JSON body for network connect: {e}"))
+        })?;
+    let settings =
+        crate::convert::endpoint_settings(id.clone(), request.endpoint_config.unwrap_or_default())?;
     state
         .engine
         .network_connect(&id, &request.container, settings)

@@ -110,6 +110,7 @@ impl Engine {
         id: &str,
         attachments: Vec<crate::network::Attachment>,
     ) {
+        self.stop_dns(id);
         if attachments.iter().all(|a| a.ports.is_empty()) {
             self.release_networks(id, &attachments, false);
         } else {
@@ -143,6 +144,7 @@ impl Engine {
             .unwrap_or(container.state.shim_pid);
         if shim_pid > 0 && is_our_shim(shim_pid, &container.id) {
             tracing::info!(container = %container.id, shim_pid, "re-attached to running container");
+            self.restart_dns(&container);
             self.watch_shim(handle, shim_pid);
         } else {
             self.on_exit(&handle).await;

@@ -9,6 +9,7 @@ use chrono::Utc;
 use crate::container::model::{Container, MountKind, NetworkMode, Status};
 use crate::engine::{Engine, Handle};
 use crate::error::{Error, Result};
+use crate::network::resolver::wants_dns;
 use crate::network::{self, Attachment};
 use crate::shim::{self, ShimLaunch, Started};
 use crate::spec::{self, EtcFiles};
@@ -119,7 +120,7 @@ impl Engine {
 
     /// Everything between "start requested" and "process running". Blocking. On failure the
     /// rootfs is unmounted again and the bundle removed.
-    fn launch(&self, container: &Container) -> Result<(Started, Vec<Attachment>)> {
+    fn launch(self: &Arc<Self>, container: &Container) -> Result<(Started, Vec<Attachment>)> {
         let id = &container.id;
         let run_dir = self.run_dir(id);
         let rootfs = self.rootfs_dir(id);
@@ -187,7 +188,7 @@ impl Engine {
     /// launch fails. The namespace descriptor is closed once the container runs in it: from
     /// then on the container keeps it alive, and its end tears it down.
     fn launch_mounted(
-        &self,
+        self: &Arc<Self>,
         container: &Container,
         rootfs: &Path,
     ) -> Result<(Started, Vec<Attachment>)> {
@@ -196,9 +197,16 @@ impl Engine {
             return Ok((self.launch_in(container, rootfs, None)?, Vec::new()));
         };
         tracing::debug!(container = %container.id, network_us = began.elapsed().as_micros() as u64, "network prepared");
-        match self.launch_in(container, rootfs, Some(&prepared)) {
+        // The DNS server is up before the container's process can ask it anything.
+        let dns = match wants_dns(&prepared.attachments) {
+            true => self.start_dns(&container.id, &prepared.netns, &prepared.attachments),
+            false => Ok(()),
+        };
+        let launched = dns.and_then(|()| self.launch_in(container, rootfs, Some(&prepared)));
+        match launched {
             Ok(started) => Ok((started, prepared.attachments)),
             Err(e) => {
+                self.stop_dns(&container.id);
                 self.release_networks(&container.id, &prepared.attachments, true);
                 Err(e)
             }
@@ -308,10 +316,12 @@ fn write_etc_files(
         }
         hosts
     };
-    let resolv = resolv_conf(
-        &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
-        host_mode,
-    );
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let resolv = if wants_dns(attachments) {
+        embedded_resolv_conf(&host_resolv)
+    } else {
+        resolv_conf(&host_resolv, host_mode)
+    };
     let paths = [
         dir.join("hostname"),
         dir.join("hosts"),
@@ -350,6 +360,20 @@ fn resolv_conf(host: &str, host_network: bool) -> String {
     out
 }
 
+/// resolv.conf of a container on a user network: the embedded DNS server (Docker's), with
+/// the host's search domains and `ndots:0` so that single names are asked as they are.
+fn embedded_resolv_conf(host: &str) -> String {
+    let mut out = String::new();
+    for line in host.lines() {
+        if line.split_whitespace().next() == Some("search") {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out.push_str("nameserver 127.0.0.11\noptions ndots:0\n");
+    out
+}
+
 /// Whether `path` is a mount point (its device differs from its parent's, or it is listed).
 pub(crate) fn is_mountpoint(path: &Path) -> bool {
     let Ok(mountinfo) = std::fs::read_to_string("/proc/self/mountinfo") else {
@@ -374,6 +398,11 @@ mod tests {
         assert!(got.contains("nameserver 8.8.8.8"));
         assert_eq!(resolv_conf(host, true), host);
         assert!(!resolv_conf("nameserver 10.0.0.2\n", false).contains("8.8.8.8"));
+        let embedded = embedded_resolv_conf(host);
+        assert_eq!(
+            embedded,
+            "search example.com\nnameserver 127.0.0.11\noptions ndots:0\n"
+        );
     }
 
     #[test]

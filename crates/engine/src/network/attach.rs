@@ -66,7 +66,11 @@ impl Engine {
                     entry.record.name
                 )));
             }
-            out.push(check_endpoint(&entry.record, Some(extra), entry.record.builtin)?);
+            out.push(check_endpoint(
+                &entry.record,
+                Some(extra),
+                entry.record.builtin,
+            )?);
         }
         Ok(out)
     }
@@ -125,10 +129,7 @@ impl Engine {
                 }
             }
         }
-        Ok(Some(Prepared {
-            netns,
-            attachments,
-        }))
+        Ok(Some(Prepared { netns, attachments }))
     }
 
     /// Gives back what the container's attachments hold on each network (rules, host ports,

@@ -13,7 +13,8 @@ use crate::error::{Error, Result};
 use crate::network::model::EndpointSettings;
 use crate::network::{AttachRequest, Attachment, DEFAULT_NETWORK};
 
-const HOST_MODE: &str = "container cannot be disconnected from host network or connected to host network";
+const HOST_MODE: &str =
+    "container cannot be disconnected from host network or connected to host network";
 const NONE_MODE: &str = "container cannot be connected to multiple networks with one of the networks in private (none) mode";
 
 impl Engine {

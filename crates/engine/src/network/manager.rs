@@ -197,9 +197,9 @@ impl Networks {
             .collect();
         let (subnet, given) = match &request.subnet {
             Some(text) => {
-                let subnet: Subnet = text.parse().map_err(|e| {
-                    Error::invalid(format!("Invalid subnet {text} : {e}"))
-                })?;
+                let subnet: Subnet = text
+                    .parse()
+                    .map_err(|e| Error::invalid(format!("Invalid subnet {text} : {e}")))?;
                 let subnet = subnet.canonical();
                 if taken.iter().any(|t| t.overlaps(&subnet)) {
                     return Err(Error::conflict(
@@ -221,9 +221,9 @@ impl Networks {
         };
         let gateway = match &request.gateway {
             Some(text) => {
-                let gw: Ipv4Addr = text.parse().map_err(|_| {
-                    Error::invalid(format!("invalid gateway address {text}"))
-                })?;
+                let gw: Ipv4Addr = text
+                    .parse()
+                    .map_err(|_| Error::invalid(format!("invalid gateway address {text}")))?;
                 if !subnet.contains(gw) || gw == subnet.network() || gw == subnet.broadcast() {
                     return Err(Error::invalid(format!(
                         "no matching subnet for gateway {text}"
@@ -235,11 +235,13 @@ impl Networks {
         };
         let ip_range = match &request.ip_range {
             Some(text) => {
-                let range: Subnet = text.parse().map_err(|e| {
-                    Error::invalid(format!("Invalid ip-range {text} : {e}"))
-                })?;
+                let range: Subnet = text
+                    .parse()
+                    .map_err(|e| Error::invalid(format!("Invalid ip-range {text} : {e}")))?;
                 if !subnet.contains(range.network()) || range.prefix < subnet.prefix {
-                    return Err(Error::invalid(format!("no matching subnet for range {text}")));
+                    return Err(Error::invalid(format!(
+                        "no matching subnet for range {text}"
+                    )));
                 }
                 Some(range.canonical().to_string())
             }
@@ -347,10 +349,13 @@ impl Engine {
         let mut out = Vec::new();
         for entry in self.networks.all() {
             let n = entry.record;
-            if !filters.names.is_empty() && !filters.names.iter().any(|f| n.name.contains(f.as_str())) {
+            if !filters.names.is_empty()
+                && !filters.names.iter().any(|f| n.name.contains(f.as_str()))
+            {
                 continue;
             }
-            if !filters.ids.is_empty() && !filters.ids.iter().any(|f| n.id.starts_with(f.as_str())) {
+            if !filters.ids.is_empty() && !filters.ids.iter().any(|f| n.id.starts_with(f.as_str()))
+            {
                 continue;
             }
             if !filters.labels.iter().all(|l| label_matches(&n.labels, l)) {

@@ -31,8 +31,11 @@ impl Engine {
         let Some(asking) = view.iter().find(|c| c.id == requester) else {
             return Vec::new();
         };
-        let shared: Vec<&Attachment> =
-            asking.networks.iter().filter(|a| is_user_network(a)).collect();
+        let shared: Vec<&Attachment> = asking
+            .networks
+            .iter()
+            .filter(|a| is_user_network(a))
+            .collect();
         let mut out = Vec::new();
         for network in &shared {
             // `name.network` names a container on that network only.
@@ -41,7 +44,11 @@ impl Engine {
                 None => name,
             };
             for c in &view {
-                for a in c.networks.iter().filter(|a| a.network_id == network.network_id) {
+                for a in c
+                    .networks
+                    .iter()
+                    .filter(|a| a.network_id == network.network_id)
+                {
                     if answers_to(c, a, wanted) && !out.contains(&a.ip) {
                         out.push(a.ip);
                     }
@@ -78,6 +85,8 @@ fn is_user_network(a: &Attachment) -> bool {
 
 fn answers_to(c: &Container, a: &Attachment, name: &str) -> bool {
     c.name.eq_ignore_ascii_case(name)
-        || a.aliases.iter().any(|alias| alias.eq_ignore_ascii_case(name))
+        || a.aliases
+            .iter()
+            .any(|alias| alias.eq_ignore_ascii_case(name))
         || (name.len() == 12 && c.id.starts_with(name))
 }
