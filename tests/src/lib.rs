@@ -101,6 +101,12 @@ impl Daemon {
             if !object.contains_key("bip") {
                 object.insert("bip".into(), serde_json::json!(free_test_subnet()));
             }
+            if !object.contains_key("default-address-pools") {
+                object.insert(
+                    "default-address-pools".into(),
+                    serde_json::json!([{"base": free_test_pool(), "size": 24}]),
+                );
+            }
         }
         let bridge = config["bridge"].as_str().unwrap_or("berth0").to_owned();
         let mut daemon = Daemon {
@@ -261,6 +267,18 @@ impl Drop for Daemon {
             for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
                 let _ = self.berth(&["rm", "-f", id]);
             }
+            // User-defined networks take their bridge and nft table with them.
+            let nets = self.berth(&[
+                "network",
+                "ls",
+                "-q",
+                "--no-trunc",
+                "--filter",
+                "type=custom",
+            ]);
+            for id in String::from_utf8_lossy(&nets.stdout).split_whitespace() {
+                let _ = self.berth(&["network", "rm", id]);
+            }
             if let Some(pid) = self.child.as_ref().map(|c| c.id()) {
                 // SAFETY: plain kill(2) of our own child.
                 unsafe { libc::kill(pid as i32, libc::SIGTERM) };
@@ -324,6 +342,27 @@ pub fn free_test_subnet() -> String {
         }
     }
     panic!("no free test subnet in 10.64.0.0/10");
+}
+
+/// A `10.x.y.0/20` (x in 128..192) for a test daemon's `default-address-pools`, so user
+/// networks of daemons running in parallel get different subnets.
+pub fn free_test_pool() -> String {
+    let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+    for _ in 0..1000 {
+        let bytes = u32::from_str_radix(&random_hex(4), 16).unwrap_or(0);
+        let (x, y) = (128 + (bytes >> 8) % 64, (bytes % 16) * 16);
+        let taken = (0..16).any(|n| {
+            let word = format!(
+                "{:08X}",
+                u32::from_le_bytes([10, x as u8, (y + n) as u8, 0])
+            );
+            routes.contains(&word)
+        });
+        if !taken {
+            return format!("10.{x}.{y}.0/20");
+        }
+    }
+    panic!("no free test pool in 10.128.0.0/10");
 }
 
 /// Removes what a test daemon inserted into Docker's DOCKER-USER chain for `bridge`.

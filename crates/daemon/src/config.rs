@@ -89,6 +89,8 @@ pub struct NetworkOptions {
     pub dns_options: Vec<String>,
     /// `host-gateway-ip`: the address `--add-host NAME:host-gateway` maps to.
     pub host_gateway_ip: Option<std::net::IpAddr>,
+    /// `default-address-pools`: (`base`, `size`) for user-defined networks.
+    pub default_address_pools: Vec<(String, u8)>,
 }
 
 /// daemon.json keys berthd applies.
@@ -112,10 +114,10 @@ const APPLIED_KEYS: &[&str] = &[
     "host-gateway-ip",
     "init",
     "init-path",
+    "default-address-pools",
 ];
 /// dockerd keys berthd accepts but does not act on (yet); they are logged, not refused.
 const ACCEPTED_KEYS: &[&str] = &[
-    "default-address-pools",
     "registry-mirrors",
     "storage-driver",
     "storage-opts",
@@ -292,6 +294,7 @@ impl Config {
                         ),
                     },
                 },
+                default_address_pools: address_pools(file.get("default-address-pools"))?,
             },
             init: match file.get("init") {
                 None | Some(Value::Null) => false,
@@ -328,6 +331,28 @@ fn strings(file: &Value, key: &str) -> anyhow::Result<Vec<String>> {
             .collect(),
         Some(other) => bail!("{key}: expected a list of strings, got {other}"),
     }
+}
+
+/// daemon.json `default-address-pools`: `[{"base": "10.10.0.0/16", "size": 24}, …]`.
+fn address_pools(value: Option<&Value>) -> anyhow::Result<Vec<(String, u8)>> {
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    let list = value
+        .as_array()
+        .with_context(|| format!("invalid default-address-pools {value}: expected a list"))?;
+    list.iter()
+        .map(|pool| {
+            let base = pool["base"]
+                .as_str()
+                .with_context(|| format!("default-address-pools: missing base in {pool}"))?;
+            let size = pool["size"]
+                .as_u64()
+                .and_then(|s| u8::try_from(s).ok())
+                .with_context(|| format!("default-address-pools: invalid size in {pool}"))?;
+            Ok((base.to_owned(), size))
+        })
+        .collect()
 }
 
 /// Accepts `unix:///path` (or a bare path). TCP is refused: berthd never listens on the

@@ -116,6 +116,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
             dns_search: config.network.dns_search.clone(),
             dns_options: config.network.dns_options.clone(),
             host_gateway_ip: config.network.host_gateway_ip,
+            default_address_pools: config.network.default_address_pools.clone(),
         },
         init_default: config.init,
         init_binary,

@@ -13,6 +13,7 @@ use berth_engine::Engine;
 
 use crate::error::ApiError;
 use crate::routes::container_prune;
+use crate::routes::networks;
 use crate::routes::system_df;
 use crate::routes::{archive, commit, image_archive, image_prune};
 use crate::routes::{containers, events, exec, images, registry, streams, system, volumes};
@@ -80,6 +81,15 @@ pub fn app(state: AppState) -> Router {
         .route("/images/search", get(registry::search))
         .route("/auth", post(registry::auth))
         .route("/system/df", get(system_df::df))
+        .route("/networks", get(networks::list))
+        .route("/networks/create", post(networks::create))
+        .route("/networks/prune", post(networks::prune))
+        .route(
+            "/networks/{id}",
+            get(networks::inspect).delete(networks::remove),
+        )
+        .route("/networks/{id}/connect", post(networks::connect))
+        .route("/networks/{id}/disconnect", post(networks::disconnect))
         .route(
             "/images/{*rest}",
             get(images::get_dispatch)

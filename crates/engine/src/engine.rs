@@ -116,10 +116,11 @@ pub struct Engine {
     /// Serialises volume creation/removal with the creation of containers that use volumes.
     pub(crate) volume_lock: tokio::sync::Mutex<()>,
     pub(crate) execs: ExecTable,
-    /// The default bridge (None when the daemon runs with `bridge: none`).
-    pub(crate) bridge: Option<crate::network::DefaultBridge>,
-    /// The default network's ID (stable across daemon restarts).
-    pub(crate) bridge_network_id: String,
+    /// Every network: the predefined ones (the default bridge is off with `bridge: none`)
+    /// and the user-defined bridge networks.
+    pub(crate) networks: crate::network::manager::Networks,
+    /// The embedded DNS server of each running container on a user-defined network.
+    pub(crate) dns: Mutex<HashMap<String, berth_network::dns::EmbeddedDns>>,
 }
 
 /// Docker's `ps` options, already validated by the daemon.
@@ -153,8 +154,13 @@ impl Engine {
         let store = ContainerStore::open(&config.data_root.join("berth.db"))?;
         let volumes = VolumeStore::open(&config.data_root.join("berth.db"))?;
         let bridge_network_id = crate::network::network_id(&config.data_root)?;
-        let bridge =
-            crate::network::DefaultBridge::open(&config.network, bridge_network_id.clone())?;
+        let pools = crate::network::manager::parse_pools(&config.network.default_address_pools)?;
+        let networks = crate::network::manager::Networks::open(
+            &config.data_root.join("berth.db"),
+            &config.network,
+            &bridge_network_id,
+            pools,
+        )?;
         let engine = Arc::new(Engine {
             config,
             images,
@@ -164,20 +170,11 @@ impl Engine {
             volumes,
             volume_lock: tokio::sync::Mutex::new(()),
             execs: ExecTable::default(),
-            bridge,
-            bridge_network_id,
+            networks,
+            dns: Mutex::new(HashMap::new()),
         });
         let records = engine.store.load_all()?;
-        if let Some(bridge) = &engine.bridge {
-            let running: Vec<(String, crate::network::Attachment)> = records
-                .iter()
-                .filter(|r| r.state.status.is_alive())
-                .filter_map(|r| r.network.clone().map(|a| (r.id.clone(), a)))
-                .collect();
-            if let Err(e) = bridge.restore(&running) {
-                tracing::error!(error = %e, "restoring published ports");
-            }
-        }
+        engine.restore_networks(&records);
         let mut to_recover = Vec::new();
         {
             let mut table = engine.table()?;

@@ -27,11 +27,11 @@ pub use container::commit::CommitRequest;
 pub use container::create::Created;
 pub use container::exec::{ExecInfo, ExecSession, ExecSpec};
 pub use container::image_prune::ImagesPruned;
+pub use container::model::Link;
 pub use container::model::{
     Container, ContainerSpec, DeviceMapping, HostSpec, MountKind, MountOrigin, MountPoint,
     MountRequest, NetworkMode, RestartPolicy, SeccompMode, State, Status, Ulimit,
 };
-pub use container::model::Link;
 pub use container::mounts::clean_target;
 pub use container::prune::ContainersPruned;
 pub use container::restart::validate_policy;
@@ -43,6 +43,9 @@ pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, EventFilter, EventType, Subscription};
 pub use host_options::INIT_TARGET;
 pub use logs::{LogEntry, LogOptions};
+pub use network::model::{
+    EndpointSettings, Network, NetworkCreate, NetworkEndpoint, NetworkFilters,
+};
 pub use network::{
     parse_port_range, Attachment, NetworkConfig, PortBinding, PublishedPort, DEFAULT_BRIDGE,
     DEFAULT_NETWORK,

@@ -137,7 +137,7 @@ pub(crate) fn container_mac(container: &Container) -> Result<Option<[u8; 6]>> {
 pub(crate) fn hosts_file(
     container: &Container,
     hostname: &str,
-    attachment: Option<&Attachment>,
+    attachments: &[Attachment],
     links: &[LinkedHost],
     gateway: Option<IpAddr>,
     host_hosts: impl FnOnce() -> String,
@@ -166,16 +166,16 @@ pub(crate) fn hosts_file(
         }
         hosts.push_str(&format!("{}\t{}\n", link.ip, names.join(" ")));
     }
-    if let Some(attachment) = attachment {
-        let names = match container
-            .spec
-            .domainname
-            .as_deref()
-            .filter(|d| !d.is_empty())
-        {
-            Some(domain) => format!("{hostname}.{domain} {hostname}"),
-            None => hostname.to_owned(),
-        };
+    let names = match container
+        .spec
+        .domainname
+        .as_deref()
+        .filter(|d| !d.is_empty())
+    {
+        Some(domain) => format!("{hostname}.{domain} {hostname}"),
+        None => hostname.to_owned(),
+    };
+    for attachment in attachments {
         hosts.push_str(&format!("{}\t{names}\n", attachment.ip));
     }
     Ok(hosts)
@@ -246,6 +246,58 @@ pub(crate) fn resolv_conf(host: &str, container: &Container, config: &NetworkCon
     out
 }
 
+/// resolv.conf of a container on a user network: the embedded DNS server (Docker's), which
+/// forwards to the `--dns` servers or the host's; the search domains and options as
+/// [`resolv_conf`] picks them, with `ndots:0` first so that single names are asked as they are.
+pub(crate) fn embedded_resolv_conf(
+    host: &str,
+    container: &Container,
+    config: &NetworkConfig,
+) -> String {
+    let spec = &container.spec.host;
+    let search = if !spec.dns_search.is_empty() {
+        spec.dns_search.clone()
+    } else if !config.dns_search.is_empty() {
+        config.dns_search.clone()
+    } else {
+        last_directive_words(host, "search")
+    };
+    let options = if !spec.dns_options.is_empty() {
+        spec.dns_options.clone()
+    } else {
+        config.dns_options.clone()
+    };
+    let mut out = String::new();
+    let search = search.join(" ");
+    if !search.trim().is_empty() && search.trim() != "." {
+        out.push_str(&format!("search {search}\n"));
+    }
+    out.push_str("nameserver 127.0.0.11\n");
+    let mut all = vec!["ndots:0".to_owned()];
+    all.extend(options.into_iter().filter(|o| !o.starts_with("ndots:")));
+    out.push_str(&format!("options {}\n", all.join(" ")));
+    out
+}
+
+/// The DNS servers the embedded DNS of `container` forwards to: its `--dns` (else the
+/// daemon's `dns`) servers on port 53; empty = the host's resolvers.
+pub(crate) fn embedded_upstreams(
+    container: &Container,
+    config: &NetworkConfig,
+) -> Vec<std::net::SocketAddr> {
+    let spec = &container.spec.host;
+    let servers = if spec.dns.is_empty() {
+        &config.dns
+    } else {
+        &spec.dns
+    };
+    servers
+        .iter()
+        .filter_map(|s| s.parse::<IpAddr>().ok())
+        .map(|ip| std::net::SocketAddr::new(ip, 53))
+        .collect()
+}
+
 /// The host's resolv.conf without unreachable nameservers; Google's when none is left.
 fn filter_resolv_conf(host: &str) -> String {
     let mut out = String::new();
@@ -299,7 +351,7 @@ fn last_directive_words(text: &str, keyword: &str) -> Vec<String> {
 pub(crate) fn write_etc_files(
     dir: &Path,
     container: &Container,
-    attachment: Option<&Attachment>,
+    attachments: &[Attachment],
     links: &[LinkedHost],
     config: &NetworkConfig,
     default_gateway: Option<IpAddr>,
@@ -314,14 +366,15 @@ pub(crate) fn write_etc_files(
         container.hostname.clone()
     };
     let gateway = config.host_gateway_ip.or(default_gateway);
-    let hosts = hosts_file(container, &hostname, attachment, links, gateway, || {
+    let hosts = hosts_file(container, &hostname, attachments, links, gateway, || {
         std::fs::read_to_string("/etc/hosts").unwrap_or_default()
     })?;
-    let resolv = resolv_conf(
-        &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
-        container,
-        config,
-    );
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let resolv = if crate::network::resolver::wants_dns(attachments) {
+        embedded_resolv_conf(&host_resolv, container, config)
+    } else {
+        resolv_conf(&host_resolv, container, config)
+    };
     let paths = [
         dir.join("hostname"),
         dir.join("hosts"),

@@ -31,7 +31,8 @@ fn container(mode: NetworkMode) -> Container {
         stop_signal: "SIGTERM".into(),
         state: Default::default(),
         mount_points: vec![],
-        network: None,
+        networks: Vec::new(),
+        endpoints: None,
     }
 }
 
@@ -47,6 +48,10 @@ fn attachment(ip: Ipv4Addr) -> Attachment {
         mac: String::new(),
         host_veth: String::new(),
         ports: vec![],
+        interface: "eth0".into(),
+        aliases: vec![],
+        requested_ip: None,
+        internal: false,
     }
 }
 
@@ -131,7 +136,7 @@ fn hosts_file_has_extra_hosts_links_and_own_line_in_dockers_order() {
     ];
     let a = attachment(Ipv4Addr::new(172, 17, 0, 3));
     let gw = Some(IpAddr::V4(Ipv4Addr::new(172, 17, 0, 1)));
-    let text = hosts_file(&c, "h1", Some(&a), &links, gw, String::new).unwrap();
+    let text = hosts_file(&c, "h1", std::slice::from_ref(&a), &links, gw, String::new).unwrap();
     let tail: Vec<&str> = text.lines().skip(6).collect();
     assert_eq!(
         tail,
@@ -145,7 +150,7 @@ fn hosts_file_has_extra_hosts_links_and_own_line_in_dockers_order() {
     );
     assert!(text.starts_with("127.0.0.1\tlocalhost\n"));
     // No gateway known: Docker's error.
-    let err = hosts_file(&c, "h1", Some(&a), &[], None, String::new).unwrap_err();
+    let err = hosts_file(&c, "h1", std::slice::from_ref(&a), &[], None, String::new).unwrap_err();
     assert_eq!(
         err.to_string(),
         "unable to derive the IP value for host-gateway"
@@ -155,10 +160,10 @@ fn hosts_file_has_extra_hosts_links_and_own_line_in_dockers_order() {
 #[test]
 fn host_network_keeps_the_hosts_file_unless_add_host() {
     let mut c = container(NetworkMode::Host);
-    let text = hosts_file(&c, "vm", None, &[], None, || "10.0.0.1 vm\n".into()).unwrap();
+    let text = hosts_file(&c, "vm", &[], &[], None, || "10.0.0.1 vm\n".into()).unwrap();
     assert_eq!(text, "10.0.0.1 vm\n");
     c.spec.host.extra_hosts = vec!["a:1.2.3.4".into()];
-    let text = hosts_file(&c, "vm", None, &[], None, || "10.0.0.1 vm\n".into()).unwrap();
+    let text = hosts_file(&c, "vm", &[], &[], None, || "10.0.0.1 vm\n".into()).unwrap();
     assert!(
         text.ends_with("ff02::2\tip6-allrouters\n1.2.3.4\ta\n"),
         "{text}"

@@ -20,6 +20,14 @@ use serde::{Deserialize, Serialize};
 use crate::container::model::{Container, NetworkMode};
 use crate::error::{Error, Result};
 
+pub(crate) mod attach;
+pub(crate) mod connect;
+pub(crate) mod manager;
+pub(crate) mod model;
+pub(crate) mod names;
+pub(crate) mod resolver;
+pub(crate) mod store;
+
 /// The name Docker gives the default network.
 pub const DEFAULT_NETWORK: &str = "bridge";
 /// The default bridge interface.
@@ -44,6 +52,9 @@ pub struct NetworkConfig {
     /// daemon.json `host-gateway-ip`: what `--add-host NAME:host-gateway` maps to; default:
     /// the default bridge's gateway.
     pub host_gateway_ip: Option<std::net::IpAddr>,
+    /// daemon.json `default-address-pools` (`base` CIDR, `size` prefix) for user networks;
+    /// empty: Docker's defaults.
+    pub default_address_pools: Vec<(String, u8)>,
 }
 
 /// One `-p`: `host_ip:host_port:container_port/protocol` as requested.
@@ -81,15 +92,36 @@ pub struct Attachment {
     pub mac: String,
     pub host_veth: String,
     pub ports: Vec<PublishedPort>,
+    /// The interface inside the container (`eth0`, `eth1`, … in attach order).
+    #[serde(default = "default_interface")]
+    pub interface: String,
+    /// `--network-alias` names on this network.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// The address asked for (`--ip`; Docker's IPAMConfig.IPv4Address).
+    #[serde(default)]
+    pub requested_ip: Option<Ipv4Addr>,
+    /// The network is internal (no route out through it).
+    #[serde(default)]
+    pub internal: bool,
 }
 
-/// The default bridge as this daemon runs it.
-pub(crate) struct DefaultBridge {
+fn default_interface() -> String {
+    "eth0".to_owned()
+}
+
+/// A bridge network as this daemon runs it (the default `bridge` or a user-defined one): its
+/// Linux bridge, its nftables table, and which of its addresses and host ports are taken.
+pub(crate) struct BridgeNet {
     pub bridge: Bridge,
     pub firewall: Firewall,
     pub range: Subnet,
-    /// The network's ID (Docker's NetworkID of `bridge`).
+    /// The network's ID (Docker's NetworkID).
     pub id: String,
+    /// The network's name (`bridge` for the default one).
+    pub name: String,
+    /// `--internal`: no route out, no published ports.
+    pub internal: bool,
     state: Mutex<BridgeState>,
 }
 
@@ -99,15 +131,15 @@ struct BridgeState {
     reservations: HashMap<String, Vec<Reservation>>,
 }
 
-/// What `prepare` set up for a start; hand it to `commit` or `rollback`.
+/// What a start set up: the namespace and one attachment per network, in attach order.
 pub(crate) struct Prepared {
     pub netns: NetNs,
-    pub attachment: Attachment,
+    pub attachments: Vec<Attachment>,
 }
 
-impl DefaultBridge {
+impl BridgeNet {
     /// Creates (or adopts) the bridge and recreates the firewall table. Blocking.
-    pub fn open(config: &NetworkConfig, id: String) -> Result<Option<DefaultBridge>> {
+    pub fn open(config: &NetworkConfig, id: String) -> Result<Option<BridgeNet>> {
         let name = config
             .bridge
             .clone()
@@ -169,13 +201,73 @@ impl DefaultBridge {
             internal: false,
         };
         firewall.setup()?;
-        Ok(Some(DefaultBridge {
+        Ok(Some(BridgeNet {
             bridge,
             firewall,
             range,
             id,
+            name: DEFAULT_NETWORK.to_owned(),
+            internal: false,
             state: Mutex::new(BridgeState::default()),
         }))
+    }
+
+    /// A user-defined network's bridge and table, created (or adopted) from its record.
+    /// Blocking.
+    pub fn open_user(record: &model::Network) -> Result<BridgeNet> {
+        let subnet: Subnet = record.subnet.parse()?;
+        let gateway: Ipv4Addr = record
+            .gateway
+            .parse()
+            .map_err(|_| Error::invalid(format!("invalid gateway {}", record.gateway)))?;
+        let range = match &record.ip_range {
+            Some(r) => r.parse::<Subnet>()?.canonical(),
+            None => subnet.canonical(),
+        };
+        let mtu = record
+            .options
+            .get("com.docker.network.driver.mtu")
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(1500);
+        let bridge = Bridge {
+            name: record.bridge.clone(),
+            subnet: subnet.canonical(),
+            gateway,
+            mtu,
+        };
+        bridge.ensure()?;
+        let firewall = Firewall {
+            table: model::table_name(&record.id),
+            bridge: record.bridge.clone(),
+            subnet: subnet.canonical(),
+            internal: record.internal,
+        };
+        if let Err(e) = firewall.setup() {
+            let _ = bridge.remove();
+            return Err(e.into());
+        }
+        Ok(BridgeNet {
+            bridge,
+            firewall,
+            range,
+            id: record.id.clone(),
+            name: record.name.clone(),
+            internal: record.internal,
+            state: Mutex::new(BridgeState::default()),
+        })
+    }
+
+    /// Removes the table, the DOCKER-USER rules and the bridge (`network rm`). Blocking.
+    pub fn destroy(&self) -> Result<()> {
+        let firewall = self.firewall.teardown();
+        let bridge = self.bridge.remove();
+        firewall?;
+        Ok(bridge?)
+    }
+
+    /// How many addresses are taken (for leak checks and tests).
+    pub fn used_addresses(&self) -> usize {
+        self.state().used.len()
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, BridgeState> {
@@ -210,34 +302,67 @@ impl DefaultBridge {
         Ok(self.firewall.publish(&mappings)?)
     }
 
-    /// Gives a starting container its namespace, veth, address and published ports. On
-    /// failure everything done so far is undone. Blocking.
-    pub fn prepare(&self, container: &Container) -> Result<Prepared> {
-        let bindings = wanted_bindings(container)?;
-        let ip = {
-            let mut state = self.state();
-            let ip = ipam::allocate(
+    /// Takes an address: `requested` if given (it must be inside the range and free),
+    /// otherwise the lowest free one.
+    fn take_address(&self, requested: Option<Ipv4Addr>) -> Result<Ipv4Addr> {
+        let mut state = self.state();
+        let ip = match requested {
+            Some(ip) => {
+                if !self.bridge.subnet.contains(ip) || !self.range.contains(ip) {
+                    return Err(Error::invalid(format!(
+                        "no configured subnet or ip-range contain the IP address {ip}"
+                    )));
+                }
+                if ip == self.bridge.gateway
+                    || ip == self.bridge.subnet.network()
+                    || ip == self.bridge.subnet.broadcast()
+                    || state.used.contains(&ip)
+                {
+                    return Err(Error::conflict(format!("Address already in use: {ip}")));
+                }
+                ip
+            }
+            None => ipam::allocate(
                 &self.bridge.subnet,
                 &self.range,
                 self.bridge.gateway,
                 &state.used,
-            )?;
-            state.used.insert(ip);
-            ip
+            )?,
         };
-        let result = self.prepare_with(container, ip, &bindings);
+        state.used.insert(ip);
+        Ok(ip)
+    }
+
+    /// Connects a container's namespace to this network as `interface`: an address (the
+    /// requested one or the lowest free), a veth, and — if `publish` — its published ports.
+    /// On failure everything done here is undone. Blocking.
+    pub fn attach(
+        &self,
+        container: &Container,
+        netns: &NetNs,
+        endpoint: &AttachRequest,
+    ) -> Result<Attachment> {
+        let bindings = if endpoint.publish && !self.internal {
+            wanted_bindings(container)?
+        } else {
+            Vec::new()
+        };
+        let ip = self.take_address(endpoint.ip)?;
+        let result = self.attach_with(container, netns, ip, &bindings, endpoint);
         if result.is_err() {
             self.state().used.remove(&ip);
         }
         result
     }
 
-    fn prepare_with(
+    fn attach_with(
         &self,
         container: &Container,
+        netns: &NetNs,
         ip: Ipv4Addr,
         bindings: &[PortBinding],
-    ) -> Result<Prepared> {
+        request: &AttachRequest,
+    ) -> Result<Attachment> {
         // Reserve host ports first: a conflict is the likeliest failure and costs nothing to
         // undo (dropping the sockets).
         let mut held = Vec::new();
@@ -247,9 +372,16 @@ impl DefaultBridge {
             held.push(reservation);
             published.push(port);
         }
-        let mac = crate::netfiles::container_mac(container)?;
-        let netns = NetNs::create()?;
-        let endpoint = self.bridge.attach(&netns, ip, mac)?;
+        let default_route = request.default_route && !self.internal;
+        // `--mac-address` applies to the network the container was created on (its eth0).
+        let mac = if request.interface == "eth0" {
+            crate::netfiles::container_mac(container)?
+        } else {
+            None
+        };
+        let endpoint = self
+            .bridge
+            .attach_as(netns, ip, mac, &request.interface, default_route)?;
         let mappings: Vec<PortMapping> = published
             .iter()
             .map(|p| to_mapping(ip, p))
@@ -258,22 +390,25 @@ impl DefaultBridge {
             let _ = berth_network::bridge::delete_veth(&endpoint.host_veth);
             return Err(e.into());
         }
-        self.state().reservations.insert(container.id.clone(), held);
+        if !held.is_empty() {
+            self.state().reservations.insert(container.id.clone(), held);
+        }
         let mac = crate::netfiles::format_mac(&endpoint.mac);
-        Ok(Prepared {
-            netns,
-            attachment: Attachment {
-                network: DEFAULT_NETWORK.to_owned(),
-                network_id: self.id.clone(),
-                bridge: self.bridge.name.clone(),
-                endpoint_id: crate::ids::new_id()?,
-                ip,
-                prefix: self.bridge.subnet.prefix,
-                gateway: self.bridge.gateway,
-                mac,
-                host_veth: endpoint.host_veth,
-                ports: published,
-            },
+        Ok(Attachment {
+            network: self.name.clone(),
+            network_id: self.id.clone(),
+            bridge: self.bridge.name.clone(),
+            endpoint_id: crate::ids::new_id()?,
+            ip,
+            prefix: self.bridge.subnet.prefix,
+            gateway: self.bridge.gateway,
+            mac,
+            host_veth: endpoint.host_veth,
+            ports: published,
+            interface: request.interface.clone(),
+            aliases: request.aliases.clone(),
+            requested_ip: request.ip,
+            internal: self.internal,
         })
     }
 
@@ -298,6 +433,18 @@ impl DefaultBridge {
         }
         Ok(unpublished?)
     }
+}
+
+/// What one network attachment of a container asks for.
+#[derive(Debug, Clone)]
+pub(crate) struct AttachRequest {
+    pub interface: String,
+    pub ip: Option<Ipv4Addr>,
+    pub aliases: Vec<String>,
+    /// Give the container its default route through this network.
+    pub default_route: bool,
+    /// Publish the container's ports through this network (its first one).
+    pub publish: bool,
 }
 
 /// The address the bridge already has, when it exists (kept across daemon restarts).
@@ -436,7 +583,10 @@ pub(crate) fn network_id(data_root: &std::path::Path) -> Result<String> {
     }
 }
 
-/// Whether a container of this mode gets the default bridge.
-pub(crate) fn uses_default_bridge(container: &Container) -> bool {
-    container.spec.host.network_mode == NetworkMode::Bridge
+/// Whether a container of this mode gets its own network namespace with endpoints.
+pub(crate) fn has_endpoints(container: &Container) -> bool {
+    matches!(
+        container.spec.host.network_mode,
+        NetworkMode::Bridge | NetworkMode::Network(_)
+    )
 }

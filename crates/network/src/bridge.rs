@@ -58,10 +58,25 @@ impl Bridge {
     /// Connects `netns` to the bridge: a veth pair whose container end is `eth0` with `ip`,
     /// `mac` and a default route via the gateway. On failure nothing is left on the host.
     pub fn attach(&self, netns: &NetNs, ip: Ipv4Addr, mac: Option<[u8; 6]>) -> Result<Endpoint> {
+        self.attach_as(netns, ip, mac, "eth0", true)
+    }
+
+    /// Connects `netns` to the bridge as interface `ifname` (`eth1`, … for a container's
+    /// further networks); the default route via the gateway is added only if `default_route`
+    /// (the first non-internal network; an internal network has no route out). On failure
+    /// nothing is left on the host.
+    pub fn attach_as(
+        &self,
+        netns: &NetNs,
+        ip: Ipv4Addr,
+        mac: Option<[u8; 6]>,
+        ifname: &str,
+        default_route: bool,
+    ) -> Result<Endpoint> {
         let host_veth = random_veth_name()?;
         let mac = mac.unwrap_or_else(|| generate_mac(ip));
         let mut host = Netlink::open()?;
-        host.create_veth(&host_veth, "eth0", netns.fd(), self.mtu)?;
+        host.create_veth(&host_veth, ifname, netns.fd(), self.mtu)?;
         let result = (|| {
             let bridge = Netlink::link_index(&self.name)
                 .ok_or_else(|| Error::Internal(format!("bridge {} not found", self.name)))?;
@@ -70,13 +85,16 @@ impl Bridge {
             host.set_link(index, true, Some(bridge), None)?;
             let mut inside = netns.netlink()?;
             let eth0 = netns.run(|| {
-                Netlink::link_index("eth0")
-                    .ok_or_else(|| Error::Internal("eth0 not found in the container".into()))
+                Netlink::link_index(ifname)
+                    .ok_or_else(|| Error::Internal(format!("{ifname} not found in the container")))
             })?;
             inside.set_link(eth0, false, None, Some(mac))?;
             inside.add_address(eth0, ip, self.subnet.prefix)?;
             inside.set_link(eth0, true, None, None)?;
-            inside.add_default_route(eth0, self.gateway)
+            if default_route {
+                inside.add_default_route(eth0, self.gateway)?;
+            }
+            Ok(())
         })();
         if let Err(e) = result {
             if let Some(index) = Netlink::link_index(&host_veth) {
@@ -85,6 +103,16 @@ impl Bridge {
             return Err(e);
         }
         Ok(Endpoint { host_veth, ip, mac })
+    }
+}
+
+/// Deletes the container end `ifname` inside `netns` (a network disconnect); the kernel
+/// deletes the host end with it.
+pub fn detach(netns: &NetNs, ifname: &str) -> Result<()> {
+    let index = netns.run(|| Ok(Netlink::link_index(ifname)))?;
+    match index {
+        Some(index) => netns.netlink()?.delete_link(index),
+        None => Ok(()),
     }
 }
 

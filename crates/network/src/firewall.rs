@@ -172,6 +172,13 @@ impl Firewall {
             "forward",
             vec![oif("=="), dnatted.clone(), json!({"accept": null})],
         ));
+        // Isolation (Docker's DOCKER-ISOLATION chains): nothing else is forwarded onto this
+        // bridge from another interface, so two networks cannot reach each other; a drop in
+        // any table's base chain is final.
+        commands.push(rule(
+            "forward",
+            vec![oif("=="), iif("!="), json!({"drop": null})],
+        ));
         apply(commands)?;
         write_sysctl("/proc/sys/net/ipv4/ip_forward", "1")?;
         // Why: DNAT of 127.0.0.1:PORT to a container needs the kernel to route a 127/8

@@ -71,6 +71,9 @@ impl FromStr for Subnet {
         let (address, prefix) = s.split_once('/').ok_or_else(invalid)?;
         let address: Ipv4Addr = address.parse().map_err(|_| invalid())?;
         let prefix: u8 = prefix.parse().map_err(|_| invalid())?;
+        if prefix > 32 {
+            return Err(invalid());
+        }
         if prefix > 30 {
             return Err(Error::InvalidArgument(format!(
                 "subnet {s} is too small: at least a /30 is needed"
@@ -139,9 +142,96 @@ pub fn pick_default_subnet(taken: &[Subnet]) -> Result<Subnet> {
     ))
 }
 
+/// A pool user-defined networks get their subnets from (daemon.json `default-address-pools`:
+/// `{"base": "172.80.0.0/16", "size": 24}`): `base` is cut into subnets of prefix `size`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddressPool {
+    pub base: Subnet,
+    pub size: u8,
+}
+
+impl AddressPool {
+    /// Checks that `size` can cut `base` (Docker's "invalid pools" cases).
+    pub fn new(base: Subnet, size: u8) -> Result<AddressPool> {
+        if size < base.prefix || size > 30 {
+            return Err(Error::InvalidArgument(format!(
+                "invalid pool: size {size} does not fit base {base}"
+            )));
+        }
+        Ok(AddressPool {
+            base: base.canonical(),
+            size,
+        })
+    }
+
+    /// Docker's defaults for user-defined networks: 172.17.0.0/16 … 172.31.0.0/16 as /16s,
+    /// then 192.168.0.0/16 as /20s.
+    pub fn defaults() -> Vec<AddressPool> {
+        (17..=31)
+            .map(|b| AddressPool {
+                base: Subnet {
+                    address: Ipv4Addr::new(172, b, 0, 0),
+                    prefix: 16,
+                },
+                size: 16,
+            })
+            .chain(std::iter::once(AddressPool {
+                base: Subnet {
+                    address: Ipv4Addr::new(192, 168, 0, 0),
+                    prefix: 16,
+                },
+                size: 20,
+            }))
+            .collect()
+    }
+
+    /// The subnets of this pool, lowest first.
+    fn subnets(&self) -> impl Iterator<Item = Subnet> + '_ {
+        let step = 1u64 << (32 - u32::from(self.size));
+        let first = u64::from(u32::from(self.base.network()));
+        let count = 1u64 << (u32::from(self.size) - u32::from(self.base.prefix));
+        (0..count).filter_map(move |n| {
+            let address = u32::try_from(first + n * step).ok()?;
+            Some(Subnet {
+                address: Ipv4Addr::from(address),
+                prefix: self.size,
+            })
+        })
+    }
+}
+
+/// The first subnet of `pools` (in order) that overlaps none of `taken`.
+pub fn pick_from_pools(pools: &[AddressPool], taken: &[Subnet]) -> Result<Subnet> {
+    pools
+        .iter()
+        .flat_map(|pool| pool.subnets())
+        .find(|candidate| !taken.iter().any(|t| t.overlaps(candidate)))
+        .ok_or_else(|| {
+            Error::Conflict(
+                "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network".into(),
+            )
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pools_skip_taken_subnets() {
+        let base: Subnet = "10.9.0.0/22".parse().unwrap_or_else(|e| panic!("{e}"));
+        let pool = AddressPool::new(base, 24).unwrap_or_else(|e| panic!("{e}"));
+        let taken: Subnet = "10.9.0.0/24".parse().unwrap_or_else(|e| panic!("{e}"));
+        let got = pick_from_pools(&[pool], &[taken]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(got.to_string(), "10.9.1.0/24");
+        let all: Vec<Subnet> = pool.subnets().collect();
+        assert_eq!(all.len(), 4);
+        assert!(pick_from_pools(&[pool], &[base]).is_err());
+        assert!(AddressPool::new(base, 20).is_err());
+        let defaults =
+            pick_from_pools(&AddressPool::defaults(), &[taken]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(defaults.to_string(), "172.17.0.0/16");
+    }
 
     #[test]
     fn parses_and_rejects_cidrs() {

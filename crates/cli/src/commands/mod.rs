@@ -4,6 +4,7 @@ pub mod container;
 pub mod filters;
 pub mod image;
 pub mod inspect;
+pub mod network;
 pub mod prune;
 pub mod system;
 pub mod volume;
@@ -136,6 +137,11 @@ pub enum Command {
     },
     /// List port mappings or a specific mapping for the container
     Port(container::port::PortArgs),
+    /// Manage networks
+    Network {
+        #[command(subcommand)]
+        command: network::NetworkCommand,
+    },
 }
 
 /// `berth container ...`
@@ -286,6 +292,7 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
             SystemCommand::Prune(a) => return system::prune::run(&connect(&host).await?, a).await,
         },
         Command::Volume { command } => return volume::run(&connect(&host).await?, command).await,
+        Command::Network { command } => return network::run(&connect(&host).await?, command).await,
         other => other,
     };
     match command {
@@ -336,7 +343,8 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
         | Command::Container { .. }
         | Command::Image { .. }
         | Command::System { .. }
-        | Command::Volume { .. } => Ok(()),
+        | Command::Volume { .. }
+        | Command::Network { .. } => Ok(()),
         Command::Login(_) | Command::Logout(_) => Ok(()),
     }
 }

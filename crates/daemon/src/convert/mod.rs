@@ -30,6 +30,8 @@ pub use update::update_body;
 pub mod archive;
 pub mod df;
 pub mod mounts;
+pub mod networks;
+pub use network::endpoint_settings;
 pub mod registry;
 pub mod volumes;
 
@@ -83,14 +85,13 @@ pub fn create_body(
             ports
         },
         host,
+        endpoints: network::endpoints_config(body.networking_config)?,
     })
 }
 
 /// `anonymous`: the targets of Config.Volumes (`-v /path`), which become anonymous volumes.
 fn host_spec(hc: HostConfig, anonymous: &[String]) -> Result<HostSpec, ApiError> {
-    let mode = hc.network_mode.as_deref().unwrap_or("");
-    let network_mode = netopts::network_mode(mode)
-        .ok_or_else(|| ApiError::not_found(format!("network {mode} not found")))?;
+    let network_mode = netopts::network_mode(hc.network_mode.as_deref().unwrap_or(""))?;
     let mut seccomp = SeccompMode::Default;
     let mut no_new_privileges = false;
     for opt in hc.security_opt.iter().flatten() {
@@ -281,12 +282,7 @@ fn exposed_ports(c: &Container) -> Value {
 }
 
 fn network_settings(c: &Container) -> Value {
-    let network_id = c
-        .network
-        .as_ref()
-        .map(|a| a.network_id.as_str())
-        .unwrap_or("");
-    network::network_settings(c, network_id)
+    network::network_settings(c, "")
 }
 
 fn host_config(c: &Container) -> Value {
@@ -703,7 +699,8 @@ mod tests {
             stop_signal: "SIGTERM".into(),
             state: Default::default(),
             mount_points: vec![],
-            network: None,
+            networks: Vec::new(),
+            endpoints: None,
         }
     }
 

@@ -8,17 +8,23 @@ use serde_json::{json, Value};
 
 use crate::error::ApiError;
 
-/// `HostConfig.NetworkMode` → the engine's mode. `None`: not one of these (a network name,
-/// left to the caller).
-pub fn network_mode(mode: &str) -> Option<NetworkMode> {
-    match mode {
-        "" | "default" | "bridge" => Some(NetworkMode::Bridge),
-        "none" => Some(NetworkMode::None),
-        "host" => Some(NetworkMode::Host),
-        _ => mode
-            .strip_prefix("container:")
-            .map(|target| NetworkMode::Container(target.to_owned())),
-    }
+/// `HostConfig.NetworkMode` → the engine's mode: a predefined one, `container:<ref>`, or a
+/// user-defined network by name or ID (resolved by the engine at create).
+pub fn network_mode(mode: &str) -> Result<NetworkMode, ApiError> {
+    Ok(match mode {
+        "" | "default" | "bridge" => NetworkMode::Bridge,
+        "none" => NetworkMode::None,
+        "host" => NetworkMode::Host,
+        _ => match mode.strip_prefix("container:") {
+            Some("") => {
+                return Err(ApiError::bad_request(
+                    "invalid container format container:<name|id>",
+                ))
+            }
+            Some(target) => NetworkMode::Container(target.to_owned()),
+            None => NetworkMode::Network(mode.to_owned()),
+        },
+    })
 }
 
 /// Parses `HostConfig.Links` as Docker's `opts.ParseLink`: `name:alias`, `name` (alias =
@@ -127,11 +133,15 @@ mod tests {
     #[test]
     fn modes_and_macs() {
         assert_eq!(
-            network_mode("container:web"),
-            Some(NetworkMode::Container("web".into()))
+            network_mode("container:web").unwrap(),
+            NetworkMode::Container("web".into())
         );
-        assert_eq!(network_mode("default"), Some(NetworkMode::Bridge));
-        assert_eq!(network_mode("mynet"), None);
+        assert_eq!(network_mode("default").unwrap(), NetworkMode::Bridge);
+        assert_eq!(
+            network_mode("mynet").unwrap(),
+            NetworkMode::Network("mynet".into())
+        );
+        assert_eq!(network_mode("container:").unwrap_err().status, 400);
         let config: NetworkingConfig = serde_json::from_value(json!({
             "EndpointsConfig": {"default": {"MacAddress": "02:42:ac:11:00:09"}}
         }))

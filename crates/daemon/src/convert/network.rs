@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use berth_api::models::PortMap;
-use berth_engine::{Container, PortBinding};
+use berth_engine::{Attachment, Container, EndpointSettings, PortBinding};
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
@@ -79,11 +79,16 @@ pub fn host_config_port_bindings(c: &Container) -> Value {
     json!(map)
 }
 
+/// The attachment that publishes the container's ports (its first network).
+fn publishing(c: &Container) -> Option<&Attachment> {
+    c.networks.first()
+}
+
 /// `NetworkSettings.Ports`: every exposed or published port; published ones with their host
 /// bindings while the container runs, `null` otherwise.
 fn ports(c: &Container) -> Value {
     let mut map: BTreeMap<String, Value> = BTreeMap::new();
-    let Some(attachment) = &c.network else {
+    let Some(attachment) = publishing(c) else {
         return json!({});
     };
     for exposed in &c.exposed_ports {
@@ -105,33 +110,92 @@ fn ports(c: &Container) -> Value {
     json!(map)
 }
 
-/// `NetworkSettings` in Docker's shape.
-pub fn network_settings(c: &Container, network_id: &str) -> Value {
-    let mode = c.spec.host.network_mode.as_str();
-    let a = c.network.as_ref();
-    let ip = a.map(|a| a.ip.to_string()).unwrap_or_default();
-    let gateway = a.map(|a| a.gateway.to_string()).unwrap_or_default();
-    let prefix = a.map(|a| a.prefix).unwrap_or(0);
-    let mac = a.map(|a| a.mac.clone()).unwrap_or_default();
-    let endpoint = a.map(|a| a.endpoint_id.clone()).unwrap_or_default();
-    let net_id = if mode == "bridge" { network_id } else { "" };
-    // A `container:` container has no network of its own (Docker shows none).
-    let networks = if matches!(
-        c.spec.host.network_mode,
-        berth_engine::NetworkMode::Container(_)
-    ) {
-        json!({})
-    } else {
-        json!({
-            mode.as_ref(): {
-                "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": mac,
-                "NetworkID": net_id, "EndpointID": endpoint, "Gateway": gateway,
-                "IPAddress": ip, "IPPrefixLen": prefix, "IPv6Gateway": "",
-                "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DriverOpts": null,
-                "DNSNames": null,
-            }
-        })
+/// One `NetworkSettings.Networks` entry. `attachment` is `None` for a network the stopped
+/// container will join at its next start (Docker shows the configuration, addresses empty).
+fn endpoint(
+    c: &Container,
+    network_id: &str,
+    user_network: bool,
+    wanted: Option<&EndpointSettings>,
+    attachment: Option<&Attachment>,
+) -> Value {
+    let aliases: Vec<String> = attachment
+        .map(|a| a.aliases.clone())
+        .or_else(|| wanted.map(|w| w.aliases.clone()))
+        .unwrap_or_default();
+    let requested = attachment
+        .and_then(|a| a.requested_ip)
+        .or_else(|| wanted.and_then(|w| w.ipv4));
+    let ipam = match requested {
+        Some(ip) => json!({"IPv4Address": ip.to_string()}),
+        None => Value::Null,
     };
+    // Docker 20.10 adds the short ID to the aliases on user networks; newer daemons list the
+    // names the embedded DNS answers to in DNSNames.
+    let (aliases, dns_names) = if user_network {
+        let mut with_id = aliases.clone();
+        if attachment.is_some() {
+            with_id.push(c.short_id().to_owned());
+        }
+        let mut names = vec![c.name.clone()];
+        names.extend(aliases.iter().cloned());
+        names.push(c.short_id().to_owned());
+        (json!(with_id), json!(names))
+    } else {
+        (Value::Null, Value::Null)
+    };
+    json!({
+        "IPAMConfig": ipam, "Links": null, "Aliases": aliases,
+        "MacAddress": attachment.map(|a| a.mac.clone()).unwrap_or_default(),
+        "NetworkID": network_id,
+        "EndpointID": attachment.map(|a| a.endpoint_id.clone()).unwrap_or_default(),
+        "Gateway": attachment.map(|a| a.gateway.to_string()).unwrap_or_default(),
+        "IPAddress": attachment.map(|a| a.ip.to_string()).unwrap_or_default(),
+        "IPPrefixLen": attachment.map(|a| a.prefix).unwrap_or(0),
+        "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+        "DriverOpts": null, "DNSNames": if attachment.is_some() { dns_names } else { Value::Null },
+    })
+}
+
+/// `NetworkSettings` in Docker's shape: one `Networks` entry per network (attached ones
+/// with their addresses); the top-level address fields describe the default bridge only.
+/// `builtin`: the IDs of the predefined networks (`host` and `none` are keyed by the mode).
+pub fn network_settings(c: &Container, mode_network_id: &str) -> Value {
+    let mut networks = serde_json::Map::new();
+    let mode = c.spec.host.network_mode.as_str();
+    if matches!(mode.as_ref(), "host" | "none") {
+        networks.insert(
+            mode.into_owned(),
+            endpoint(c, mode_network_id, false, None, None),
+        );
+    }
+    let wanted = c.endpoints.clone().unwrap_or_default();
+    for w in &wanted {
+        let attachment = c.networks.iter().find(|a| a.network_id == w.network);
+        let name = attachment
+            .map(|a| a.network.clone())
+            .unwrap_or_else(|| w.name.clone());
+        let user = name != berth_engine::DEFAULT_NETWORK;
+        networks.insert(name, endpoint(c, &w.network, user, Some(w), attachment));
+    }
+    for a in &c.networks {
+        if !networks.contains_key(&a.network) {
+            let user = a.network != berth_engine::DEFAULT_NETWORK;
+            networks.insert(
+                a.network.clone(),
+                endpoint(c, &a.network_id, user, None, Some(a)),
+            );
+        }
+    }
+    let bridge = c
+        .networks
+        .iter()
+        .find(|a| a.network == berth_engine::DEFAULT_NETWORK);
+    let ip = bridge.map(|a| a.ip.to_string()).unwrap_or_default();
+    let gateway = bridge.map(|a| a.gateway.to_string()).unwrap_or_default();
+    let prefix = bridge.map(|a| a.prefix).unwrap_or(0);
+    let mac = bridge.map(|a| a.mac.clone()).unwrap_or_default();
+    let endpoint_id = bridge.map(|a| a.endpoint_id.clone()).unwrap_or_default();
     json!({
         "Bridge": "",
         "SandboxID": "",
@@ -141,7 +205,7 @@ pub fn network_settings(c: &Container, network_id: &str) -> Value {
         "LinkLocalIPv6Address": "",
         "LinkLocalIPv6PrefixLen": 0,
         "Networks": networks,
-        "EndpointID": endpoint,
+        "EndpointID": endpoint_id,
         "Gateway": gateway, "IPAddress": ip, "IPPrefixLen": prefix, "MacAddress": mac,
         "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPv6Gateway": "",
     })
@@ -150,11 +214,7 @@ pub fn network_settings(c: &Container, network_id: &str) -> Value {
 /// `Ports` of a `GET /containers/json` row.
 pub fn summary_ports(c: &Container) -> Value {
     let mut rows = Vec::new();
-    let published = c
-        .network
-        .as_ref()
-        .map(|a| a.ports.as_slice())
-        .unwrap_or(&[]);
+    let published = publishing(c).map(|a| a.ports.as_slice()).unwrap_or(&[]);
     for p in published {
         rows.push(json!({"IP": p.host_ip, "PrivatePort": p.container_port, "PublicPort": p.host_port, "Type": p.protocol}));
     }
@@ -171,6 +231,47 @@ pub fn summary_ports(c: &Container) -> Value {
         }
     }
     json!(rows)
+}
+
+/// `NetworkingConfig.EndpointsConfig` into endpoint requests (aliases, `--ip`).
+pub fn endpoints_config(
+    config: Option<berth_api::models::NetworkingConfig>,
+) -> Result<Vec<EndpointSettings>, ApiError> {
+    let mut out = Vec::new();
+    let mut entries: Vec<(String, berth_api::models::EndpointSettings)> = config
+        .and_then(|c| c.endpoints_config)
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    for (network, settings) in entries {
+        out.push(endpoint_settings(network, settings)?);
+    }
+    Ok(out)
+}
+
+/// One wire EndpointSettings (connect bodies and EndpointsConfig entries).
+pub fn endpoint_settings(
+    network: String,
+    settings: berth_api::models::EndpointSettings,
+) -> Result<EndpointSettings, ApiError> {
+    let ipv4 = settings
+        .ipam_config
+        .and_then(|i| i.ipv4_address)
+        .filter(|ip| !ip.is_empty());
+    let ipv4 = match ipv4 {
+        Some(text) => Some(
+            text.parse::<Ipv4Addr>()
+                .map_err(|_| ApiError::bad_request(format!("invalid IPv4 address: {text}")))?,
+        ),
+        None => None,
+    };
+    Ok(EndpointSettings {
+        network,
+        name: String::new(),
+        aliases: settings.aliases.unwrap_or_default(),
+        ipv4,
+    })
 }
 
 #[cfg(test)]

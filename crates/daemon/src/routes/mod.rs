@@ -49,4 +49,5 @@ pub struct CommonQuery {
     pub h: Option<String>,
     pub w: Option<String>,
 }
+pub mod networks;
 pub mod system_df;

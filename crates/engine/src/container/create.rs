@@ -45,6 +45,7 @@ impl Engine {
         };
         let id = ids::new_id()?;
         let mut container = merge(&id, &name, &spec, &image)?;
+        container.endpoints = Some(self.resolve_endpoints(&spec)?);
 
         // Containers using volumes are created under the volume lock, so that a volume chosen
         // here cannot be removed before the container referencing it is recorded.
@@ -296,7 +297,8 @@ fn merge(
             .unwrap_or_else(|| "SIGTERM".to_owned()),
         state: State::default(),
         mount_points: Vec::new(),
-        network: None,
+        networks: Vec::new(),
+        endpoints: None,
     })
 }
 

@@ -34,6 +34,10 @@ pub struct ContainerSpec {
     #[serde(default)]
     pub exposed_ports: Vec<String>,
     pub host: HostSpec,
+    /// NetworkingConfig.EndpointsConfig: aliases and addresses asked for per network (the
+    /// network as named in the request).
+    #[serde(default)]
+    pub endpoints: Vec<crate::network::model::EndpointSettings>,
 }
 
 /// The host-dependent part of a create request (Docker's HostConfig).
@@ -250,16 +254,19 @@ pub enum NetworkMode {
     /// /etc/hosts and /etc/resolv.conf). Holds the reference as given until create resolves
     /// it to the full ID.
     Container(String),
+    /// A user-defined network, by name or ID as given.
+    Network(String),
 }
 
 impl NetworkMode {
     /// The name Docker reports in HostConfig.NetworkMode (`container:<id>` for a shared one).
-    pub fn as_str(&self) -> std::borrow::Cow<'static, str> {
+    pub fn as_str(&self) -> std::borrow::Cow<'_, str> {
         match self {
             NetworkMode::Bridge => "bridge".into(),
             NetworkMode::None => "none".into(),
             NetworkMode::Host => "host".into(),
             NetworkMode::Container(id) => format!("container:{id}").into(),
+            NetworkMode::Network(name) => name.as_str().into(),
         }
     }
 }
@@ -379,9 +386,33 @@ pub struct Container {
     /// The resolved mounts, in the order they are mounted.
     #[serde(default)]
     pub mount_points: Vec<MountPoint>,
-    /// Where the running container is attached (None when stopped or not on a network).
+    /// Where the running container is attached, in attach order (`eth0`, `eth1`, …); empty
+    /// when stopped or not on a network. Records of older daemons hold one `network`.
+    #[serde(default, alias = "network", deserialize_with = "one_or_many")]
+    pub networks: Vec<crate::network::Attachment>,
+    /// The networks the container joins at start, in order, by ID, with their aliases and
+    /// requested addresses (`network connect` on a stopped container adds here). `None` in
+    /// records of older daemons: derived from the network mode.
     #[serde(default)]
-    pub network: Option<crate::network::Attachment>,
+    pub endpoints: Option<Vec<crate::network::model::EndpointSettings>>,
+}
+
+/// Accepts `null`, one attachment (older records) or a list.
+fn one_or_many<'de, D>(deserializer: D) -> Result<Vec<crate::network::Attachment>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        Many(Vec<crate::network::Attachment>),
+        One(crate::network::Attachment),
+    }
+    Ok(match Option::<OneOrMany>::deserialize(deserializer)? {
+        None => Vec::new(),
+        Some(OneOrMany::One(a)) => vec![a],
+        Some(OneOrMany::Many(v)) => v,
+    })
 }
 
 impl Container {

@@ -44,11 +44,12 @@ impl Engine {
         if let Err(e) = berth_image::ImageStore::unmount(&rootfs) {
             tracing::warn!(container = %container.id, error = %e, "unmounting rootfs after exit");
         }
-        if let Some(attachment) = container.network.clone() {
-            self.release_network(&container.id, attachment).await;
+        if !container.networks.is_empty() {
+            self.release_network(&container.id, container.networks.clone())
+                .await;
         }
         let record = handle.update(|c| {
-            c.network = None;
+            c.networks.clear();
             c.state.status = Status::Exited;
             c.state.pid = 0;
             c.state.shim_pid = 0;
@@ -101,38 +102,30 @@ impl Engine {
         }
     }
 
-    /// Gives back what a stopped container held on its network: published ports (one nft
-    /// transaction, on a blocking thread), host port reservations and its address. The veth
+    /// Gives back what a stopped container held on its networks: published ports (one nft
+    /// transaction, on a blocking thread), host port reservations and addresses. The veths
     /// and namespace go with the container's last process, in the kernel, off this path.
-    async fn release_network(self: &Arc<Self>, id: &str, attachment: crate::network::Attachment) {
-        let engine = self.clone();
-        let owned_id = id.to_owned();
-        let released = if attachment.ports.is_empty() {
-            match &self.bridge {
-                Some(bridge) => bridge.release(id, &attachment, false),
-                None => Ok(()),
-            }
+    async fn release_network(
+        self: &Arc<Self>,
+        id: &str,
+        attachments: Vec<crate::network::Attachment>,
+    ) {
+        self.stop_dns(id);
+        if attachments.iter().all(|a| a.ports.is_empty()) {
+            self.release_networks(id, &attachments, false);
         } else {
-            tokio::task::spawn_blocking(move || match &engine.bridge {
-                Some(bridge) => bridge.release(&owned_id, &attachment, false),
-                None => Ok(()),
+            let engine = self.clone();
+            let owned_id = id.to_owned();
+            let owned = attachments.clone();
+            let released = tokio::task::spawn_blocking(move || {
+                engine.release_networks(&owned_id, &owned, false)
             })
-            .await
-            .unwrap_or_else(|e| {
-                Err(crate::error::Error::internal(format!(
-                    "network release task: {e}"
-                )))
-            })
-        };
-        if let Err(e) = released {
-            tracing::warn!(container = %id, error = %e, "releasing network");
+            .await;
+            if let Err(e) = released {
+                tracing::warn!(container = %id, error = %e, "network release task");
+            }
         }
-        self.emit_network(
-            "disconnect",
-            &self.bridge_network_id,
-            crate::network::DEFAULT_NETWORK,
-            Some(id),
-        );
+        self.emit_attachments("disconnect", id, &attachments);
     }
 
     /// Re-attaches to a container recorded as running when the daemon starts: keeps watching
@@ -151,6 +144,7 @@ impl Engine {
             .unwrap_or(container.state.shim_pid);
         if shim_pid > 0 && is_our_shim(shim_pid, &container.id) {
             tracing::info!(container = %container.id, shim_pid, "re-attached to running container");
+            self.restart_dns(&container);
             self.watch_shim(handle, shim_pid);
         } else {
             self.on_exit(&handle).await;

@@ -233,9 +233,9 @@ impl Engine {
                 )));
             }
             let ip = child
-                .network
-                .as_ref()
-                .filter(|a| a.network == crate::network::DEFAULT_NETWORK)
+                .networks
+                .iter()
+                .find(|a| a.network == crate::network::DEFAULT_NETWORK)
                 .map(|a| a.ip)
                 .ok_or_else(|| {
                     Error::invalid(format!(
@@ -461,7 +461,8 @@ mod tests {
             stop_signal: "SIGTERM".into(),
             state: Default::default(),
             mount_points: vec![],
-            network: None,
+            networks: Vec::new(),
+            endpoints: None,
         };
         let peers = Peers {
             joined: None,

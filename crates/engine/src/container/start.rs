@@ -9,6 +9,7 @@ use chrono::Utc;
 use crate::container::model::{Container, MountKind, Status};
 use crate::engine::{Engine, Handle};
 use crate::error::{Error, Result};
+use crate::network::resolver::wants_dns;
 use crate::network::{self, Attachment};
 use crate::shim::{self, ShimLaunch, Started};
 use crate::spec::{self, EtcFiles};
@@ -65,8 +66,7 @@ impl Engine {
             .await
             .map_err(|e| Error::internal(format!("start task: {e}")))?;
         match launched {
-            Ok((started, attachment)) => {
-                let connected = attachment.is_some();
+            Ok((started, attachments)) => {
                 let joined = self.joined_identity(&container);
                 let record = handle.update(|c| {
                     // Docker: a `container:` container takes the hostname of the one it joins.
@@ -74,7 +74,7 @@ impl Engine {
                         c.hostname = hostname;
                         c.spec.domainname = domainname;
                     }
-                    c.network = attachment;
+                    c.networks = attachments;
                     c.state.status = Status::Running;
                     c.state.pid = started.pid;
                     c.state.shim_pid = started.shim_pid;
@@ -90,14 +90,7 @@ impl Engine {
                 self.watch_shim(handle.clone(), started.shim_pid);
                 handle.starts.send_modify(|n| *n += 1);
                 self.emit_volume_mounts(&record, "mount");
-                if connected {
-                    self.emit_network(
-                        "connect",
-                        &self.bridge_network_id,
-                        crate::network::DEFAULT_NETWORK,
-                        Some(&record.id),
-                    );
-                }
+                self.emit_attachments("connect", &record.id, &record.networks);
                 self.emit_container(&record, "start", &[]);
                 Ok(())
             }
@@ -133,7 +126,7 @@ impl Engine {
 
     /// Everything between "start requested" and "process running". Blocking. On failure the
     /// rootfs is unmounted again and the bundle removed.
-    fn launch(&self, container: &Container) -> Result<(Started, Option<Attachment>)> {
+    fn launch(self: &Arc<Self>, container: &Container) -> Result<(Started, Vec<Attachment>)> {
         let id = &container.id;
         let run_dir = self.run_dir(id);
         let rootfs = self.rootfs_dir(id);
@@ -197,30 +190,30 @@ impl Engine {
         Ok(())
     }
 
-    /// Sets up the container's network (default bridge), launches it, and undoes the network
-    /// setup if the launch fails. The namespace descriptor is closed once the container runs
-    /// in it: from then on the container keeps it alive, and its end tears it down.
+    /// Sets up the container's networks, launches it, and undoes the network setup if the
+    /// launch fails. The namespace descriptor is closed once the container runs in it: from
+    /// then on the container keeps it alive, and its end tears it down.
     fn launch_mounted(
-        &self,
+        self: &Arc<Self>,
         container: &Container,
         rootfs: &Path,
-    ) -> Result<(Started, Option<Attachment>)> {
-        let bridge = self
-            .bridge
-            .as_ref()
-            .filter(|_| network::uses_default_bridge(container));
-        let Some(bridge) = bridge else {
-            return Ok((self.launch_in(container, rootfs, None)?, None));
-        };
+    ) -> Result<(Started, Vec<Attachment>)> {
         let began = std::time::Instant::now();
-        let prepared = bridge.prepare(container)?;
+        let Some(prepared) = self.prepare_network(container)? else {
+            return Ok((self.launch_in(container, rootfs, None)?, Vec::new()));
+        };
         tracing::debug!(container = %container.id, network_us = began.elapsed().as_micros() as u64, "network prepared");
-        match self.launch_in(container, rootfs, Some(&prepared)) {
-            Ok(started) => Ok((started, Some(prepared.attachment))),
+        // The DNS server is up before the container's process can ask it anything.
+        let dns = match wants_dns(&prepared.attachments) {
+            true => self.start_dns(container, &prepared.netns, &prepared.attachments),
+            false => Ok(()),
+        };
+        let launched = dns.and_then(|()| self.launch_in(container, rootfs, Some(&prepared)));
+        match launched {
+            Ok(started) => Ok((started, prepared.attachments)),
             Err(e) => {
-                if let Err(release) = bridge.release(&container.id, &prepared.attachment, true) {
-                    tracing::warn!(container = %container.id, error = %release, "releasing network after a failed start");
-                }
+                self.stop_dns(&container.id);
+                self.release_networks(&container.id, &prepared.attachments, true);
                 Err(e)
             }
         }
@@ -237,17 +230,21 @@ impl Engine {
         let began = std::time::Instant::now();
         // `container:` and `--link` peers must be running now (Docker's errors otherwise).
         let peers = self.network_peers(container)?;
+        let attachments = network.map(|n| n.attachments.as_slice()).unwrap_or(&[]);
         let etc = match &peers.joined {
             Some(joined) => {
                 let owner = self.container_dir(&joined.etc_owner);
                 ["hostname", "hosts", "resolv.conf"].map(|name| owner.join(name))
             }
             None => {
-                let gateway = self.bridge.as_ref().map(|b| b.bridge.gateway.into());
+                let gateway = self
+                    .networks
+                    .default_bridge()
+                    .map(|b| b.bridge.gateway.into());
                 crate::netfiles::write_etc_files(
                     &dir,
                     container,
-                    network.map(|n| &n.attachment),
+                    attachments,
                     &peers.linked_hosts(),
                     &self.config.network,
                     gateway,

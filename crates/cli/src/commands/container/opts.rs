@@ -98,6 +98,9 @@ pub struct ContainerOpts {
     /// Container MAC address (e.g., 92:d0:c6:0a:29:33)
     #[arg(long = "mac-address")]
     pub mac_address: Option<String>,
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long = "ip")]
+    pub ip: Option<String>,
     /// Add a custom host-to-IP mapping (host:ip)
     #[arg(long = "add-host")]
     pub add_host: Vec<String>,
@@ -600,22 +603,28 @@ impl ContainerOpts {
             ..Default::default()
         };
 
-        // Like the docker CLI (API >= 1.44): aliases and the MAC address travel in the
-        // endpoint settings of the network the container is created on.
-        let networking_config = (!self.network_alias.is_empty() || self.mac_address.is_some())
-            .then(|| bollard::models::NetworkingConfig {
+        let endpoint_given =
+            !self.network_alias.is_empty() || self.ip.is_some() || self.mac_address.is_some();
+        let networking_config = match (&self.network, endpoint_given) {
+            (net, true) => Some(bollard::models::NetworkingConfig {
                 endpoints_config: Some(HashMap::from([(
-                    self.network
-                        .clone()
-                        .unwrap_or_else(|| "default".to_string()),
+                    net.clone().unwrap_or_else(|| "default".to_string()),
                     bollard::models::EndpointSettings {
                         aliases: (!self.network_alias.is_empty())
                             .then(|| self.network_alias.clone()),
                         mac_address: self.mac_address.clone(),
+                        ipam_config: self.ip.clone().map(|ip| {
+                            bollard::models::EndpointIpamConfig {
+                                ipv4_address: Some(ip),
+                                ..Default::default()
+                            }
+                        }),
                         ..Default::default()
                     },
                 )])),
-            });
+            }),
+            _ => None,
+        };
 
         Ok(ContainerCreateBody {
             hostname: self.hostname.clone(),

@@ -1,6 +1,7 @@
 //! Image commands.
 
 pub mod archive;
+pub mod cred_helpers;
 pub mod credentials;
 pub mod history;
 pub mod import;
@@ -12,4 +13,3 @@ pub mod push;
 pub mod rm;
 pub mod search;
 pub mod tag;
-pub mod cred_helpers;

@@ -1,7 +1,6 @@
-//! `berth system prune`: docker's sequence of prunes (stopped containers, optionally anonymous
-//! volumes, dangling or unused images) with one confirmation and one total.
-//! Berth has no user-defined networks and no build cache yet: the only networks are the
-//! predefined ones, which docker never prunes, so those steps have nothing to remove.
+//! `berth system prune`: docker's sequence of prunes (stopped containers, unused networks,
+//! optionally anonymous volumes, dangling or unused images) with one confirmation and one
+//! total. Berth has no build cache yet, so that step has nothing to remove.
 
 use anyhow::Result;
 use bollard::query_parameters::{
@@ -37,6 +36,7 @@ fn warning(args: &SystemPruneArgs) -> String {
     let mut lines = vec![
         "WARNING! This will remove:".to_string(),
         "  - all stopped containers".to_string(),
+        "  - all networks not used by at least one container".to_string(),
     ];
     if args.volumes {
         lines.push("  - all anonymous volumes not used by at least one container".to_string());
@@ -70,6 +70,11 @@ pub async fn run(docker: &Docker, args: SystemPruneArgs) -> Result<()> {
         containers.containers_deleted.unwrap_or_default(),
     );
     reclaimed += containers.space_reclaimed.unwrap_or(0);
+
+    print_section(
+        "Deleted Networks:",
+        crate::commands::network::prune_networks(docker, &filters).await?,
+    );
 
     if args.volumes {
         let volumes = docker
