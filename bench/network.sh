@@ -3,7 +3,8 @@
 #   berth run --rm busybox true on the default bridge vs the same with --network none
 #   a container with 100 published ports vs none (run --rm)
 #   docker run --rm busybox true, bridge vs none (Docker 20.10 via docker-anchor, if present)
-# then 50 concurrent `run -d` on the bridge, checking every container got a working address.
+# then 50 concurrent `run -d` on one user-defined network, checking every container got a working
+# address (ping from the host) and that the first one reaches the 49 others by name (embedded DNS).
 # The daemon gets its own bridge and subnet; both are removed at the end.
 # Usage: bench/network.sh [RUNS]   (as root; run `cargo build --release` first)
 set -euo pipefail
@@ -16,6 +17,7 @@ bridge=bb$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n')
 cleanup() {
   ids=$(BERTH_HOST=unix://$work/b.sock "$bin/berth" ps -aq 2>/dev/null || true)
   [ -n "$ids" ] && BERTH_HOST=unix://$work/b.sock "$bin/berth" rm -f $ids >/dev/null 2>&1 || true
+  BERTH_HOST=unix://$work/b.sock "$bin/berth" network rm benchnet >/dev/null 2>&1 || true
   [ -f "$work/berthd.pid" ] && kill "$(cat "$work/berthd.pid")" 2>/dev/null || true
   sleep 0.3
   nft delete table ip "berth_$bridge" 2>/dev/null || true
@@ -56,13 +58,15 @@ for r in results:
 PY
 
 echo
+"$bin/berth" network create --subnet "10.201.$((RANDOM % 250)).0/24" benchnet >/dev/null
 start=$(date +%s.%N)
-for i in $(seq 1 50); do "$bin/berth" run -d --name "c$i" busybox sleep 300 >/dev/null & done
+for i in $(seq 1 50); do "$bin/berth" run -d --network benchnet --name "c$i" busybox sleep 300 >/dev/null & done
 wait
 end=$(date +%s.%N)
 ok=0
 for i in $(seq 1 50); do
-  ip=$("$bin/berth" inspect -f '{{.NetworkSettings.Networks.bridge.IPAddress}}' "c$i")
+  ip=$("$bin/berth" inspect -f '{{.NetworkSettings.Networks.benchnet.IPAddress}}' "c$i")
   [ -n "$ip" ] && ping -c1 -W1 "$ip" >/dev/null 2>&1 && ok=$((ok + 1))
 done
-echo "50 concurrent run -d: $(python3 -c "print(f'{$end-$start:.2f}')") s, $ok/50 answer ping on their address"
+by_name=$("$bin/berth" exec c1 sh -c 'n=0; for i in $(seq 2 50); do ping -c1 -W1 c$i >/dev/null 2>&1 && n=$((n+1)); done; echo $n')
+echo "50 concurrent run -d on a user network: $(python3 -c "print(f'{$end-$start:.2f}')") s, $ok/50 answer ping on their address, c1 reaches $by_name/49 by name"

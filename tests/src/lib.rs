@@ -158,6 +158,9 @@ impl Daemon {
             .arg(self.root.path().join("daemon.json"))
             .arg("--log-level")
             .arg("debug")
+            // A startup error is reported in a CI log that keeps only its tail: keep it short.
+            .env("RUST_BACKTRACE", "0")
+            .env("RUST_LIB_BACKTRACE", "0")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -174,12 +177,12 @@ impl Daemon {
             }
             if let Some(child) = self.child.as_mut() {
                 if let Ok(Some(status)) = child.try_wait() {
-                    bail!("berthd exited with {status}: {}", self.log());
+                    bail!("berthd exited with {status}: {}", self.log_tail(20));
                 }
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        bail!("berthd did not come up: {}", self.log())
+        bail!("berthd did not come up: {}", self.log_tail(20))
     }
 
     /// Kills berthd with SIGKILL (containers must survive this).
@@ -205,6 +208,13 @@ impl Daemon {
     /// berthd's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.root.path().join("berthd.log")).unwrap_or_default()
+    }
+
+    /// The last `lines` lines of the daemon's log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let log = self.log();
+        let all: Vec<&str> = log.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
     }
 
     /// DOCKER_HOST-style address of this daemon.

@@ -301,6 +301,10 @@ fn extract_local(
             .unpack(&target)
             .with_context(|| format!("extracting {}", target.display()))?;
     }
+    // Why drain: the archive's end-of-archive blocks can arrive before the daemon learns that
+    // the copy failed (a tar writer that fails still writes its terminator), and the failure
+    // then comes as a broken body after them. Reading to the end surfaces it.
+    std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).context("reading archive")?;
     Ok(())
 }
 
