@@ -34,16 +34,33 @@ pub fn require(condition: bool, what: &str) -> bool {
     condition
 }
 
-/// A busybox rootfs tarball, built once per test process from /bin/busybox.
+/// A busybox rootfs tarball built from /bin/busybox, shared by every test process of a run.
+///
+/// Why shared and not per process: nextest runs each test in its own process, and a
+/// tarball per process (4 MB, left behind for the next test to reuse) filled /tmp with
+/// gigabytes over a run. The name carries /bin/busybox's size and mtime, so an upgraded
+/// busybox gets a new tarball; it is written under a temporary name and renamed into place,
+/// so concurrent test processes never see a partial file.
 pub fn busybox_tar() -> &'static Path {
     static TAR: OnceLock<PathBuf> = OnceLock::new();
     TAR.get_or_init(|| {
-        let dir = tempfile::Builder::new().prefix("berth-busybox-").tempdir().expect("tempdir").keep();
-        let root = dir.join("rootfs");
+        use std::os::unix::fs::MetadataExt;
+        let busybox = std::fs::metadata("/bin/busybox")
+            .expect("stat /bin/busybox (apt-get install busybox-static)");
+        let tar = std::env::temp_dir().join(format!(
+            "berth-test-busybox-{}-{}.tar",
+            busybox.size(),
+            busybox.mtime()
+        ));
+        if tar.exists() {
+            return tar;
+        }
+        let dir = tempfile::Builder::new().prefix("berth-busybox-").tempdir().expect("tempdir");
+        let root = dir.path().join("rootfs");
         for sub in ["bin", "etc", "tmp", "proc", "sys", "dev", "root", "home/web"] {
             std::fs::create_dir_all(root.join(sub)).expect("mkdir");
         }
-        std::fs::copy("/bin/busybox", root.join("bin/busybox")).expect("copy /bin/busybox (apt-get install busybox-static)");
+        std::fs::copy("/bin/busybox", root.join("bin/busybox")).expect("copy /bin/busybox");
         let list = Command::new("/bin/busybox").arg("--list").output().expect("busybox --list");
         for applet in String::from_utf8_lossy(&list.stdout).lines() {
             if applet != "busybox" {
@@ -56,9 +73,13 @@ pub fn busybox_tar() -> &'static Path {
         )
         .expect("passwd");
         std::fs::write(root.join("etc/group"), "root:x:0:\nweb:x:1000:\naudio:x:29:web\nnogroup:x:65534:\n").expect("group");
-        let tar = dir.join("busybox.tar");
-        let status = Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tar).arg(".").status().expect("tar");
+        let partial = dir.path().join("busybox.tar");
+        let status = Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&partial).arg(".").status().expect("tar");
         assert!(status.success(), "tar of busybox rootfs failed");
+        // The temp dir and /tmp may be different filesystems: copy next to the target, then rename.
+        let staged = tar.with_extension(format!("tar.{}", std::process::id()));
+        std::fs::copy(&partial, &staged).expect("stage busybox tarball");
+        std::fs::rename(&staged, &tar).expect("publish busybox tarball");
         tar
     })
 }

@@ -187,10 +187,21 @@ impl Engine {
         let mut stdin: Option<Box<dyn AsyncWrite + Send + Unpin>> = None;
         let mut early_exit = None;
         if let Some(console) = console {
-            tokio::select! {
-                master = receive_master(&console.listener) => match master.and_then(|m| {
-                    open_console(m, info.spec.console_size)
-                }) {
+            // Why the helper's exit does not end the wait for the master: a short command
+            // (`stty size`) lets the helper send the master and exit at once, and the master
+            // then still sits in the socket with the command's output buffered behind it.
+            let received = tokio::select! {
+                biased;
+                master = receive_master(&console.listener) => Some(master),
+                status = child.wait() => {
+                    early_exit = Some(status);
+                    tokio::time::timeout(HELPER_EXITED_MASTER_WAIT, receive_master(&console.listener))
+                        .await
+                        .ok()
+                }
+            };
+            if let Some(master) = received {
+                match master.and_then(|m| open_console(m, info.spec.console_size)) {
                     Ok((master, reader, writer)) => {
                         tokio::spawn(pump(reader, "stdout", tx.clone()));
                         if attach && info.spec.attach_stdin {
@@ -202,8 +213,7 @@ impl Engine {
                         tracing::warn!(exec = %id, error = %e, "receiving the exec's terminal");
                         let _ = child.start_kill();
                     }
-                },
-                status = child.wait() => early_exit = Some(status),
+                }
             }
             drop(console);
         }
@@ -299,6 +309,9 @@ struct Prepared {
     stdout: bool,
     stderr: bool,
 }
+
+/// How long to look for a pty master the helper may have sent before it exited.
+const HELPER_EXITED_MASTER_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// The socket a TTY exec's helper sends the pty master to. Dropping it removes the socket.
 struct ConsoleSocket {
