@@ -124,10 +124,24 @@ impl Engine {
             (Some(started), Some(finished)) => (finished - started).to_std().unwrap_or_default(),
             _ => Duration::ZERO,
         };
+        // The epoch moves before the state does, so a stop that lands after this point
+        // either sees `restarting` (and cancels it) or invalidates this epoch.
+        let epoch = handle.restart_epoch.fetch_add(1, Ordering::SeqCst) + 1;
+        // Re-checked in the same update that sets `restarting`: a `stop` may have marked the
+        // container manually stopped since the snapshot above, while it still looked running.
+        let mut restarting = false;
+        let record = handle.update(|c| {
+            if !c.state.manually_stopped {
+                c.state.status = Status::Restarting;
+                restarting = true;
+            }
+        });
+        if !restarting {
+            handle.update_backoff(|_| None);
+            return;
+        }
         let delay = handle.update_backoff(|previous| Some(next_delay(previous, ran)));
         let delay = delay.unwrap_or(INITIAL_DELAY);
-        let epoch = handle.restart_epoch.fetch_add(1, Ordering::SeqCst) + 1;
-        let record = handle.update(|c| c.state.status = Status::Restarting);
         if let Err(e) = self.persist(&record) {
             tracing::error!(container = %record.id, error = %e, "recording restarting state");
         }
