@@ -55,7 +55,11 @@ pub fn busybox_tar() -> &'static Path {
         if tar.exists() {
             return tar;
         }
-        let dir = tempfile::Builder::new().prefix("berth-busybox-").tempdir().expect("tempdir");
+        // Built beside its final name, so publishing it is one rename on one filesystem.
+        let dir = tempfile::Builder::new()
+            .prefix("berth-busybox-")
+            .tempdir_in(tar.parent().unwrap_or(Path::new("/tmp")))
+            .expect("tempdir");
         let root = dir.path().join("rootfs");
         for sub in ["bin", "etc", "tmp", "proc", "sys", "dev", "root", "home/web"] {
             std::fs::create_dir_all(root.join(sub)).expect("mkdir");
@@ -76,10 +80,7 @@ pub fn busybox_tar() -> &'static Path {
         let partial = dir.path().join("busybox.tar");
         let status = Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&partial).arg(".").status().expect("tar");
         assert!(status.success(), "tar of busybox rootfs failed");
-        // The temp dir and /tmp may be different filesystems: copy next to the target, then rename.
-        let staged = tar.with_extension(format!("tar.{}", std::process::id()));
-        std::fs::copy(&partial, &staged).expect("stage busybox tarball");
-        std::fs::rename(&staged, &tar).expect("publish busybox tarball");
+        std::fs::rename(&partial, &tar).expect("publish busybox tarball");
         tar
     })
 }
