@@ -11,8 +11,10 @@ use std::net::Ipv4Addr;
 use std::sync::Mutex;
 
 use berth_network::bridge::Bridge;
-use berth_network::firewall::{Firewall, PortMapping, Protocol};
+use berth_network::driver::{EndpointRequest, NetworkDriver};
+use berth_network::firewall::{Firewall, NftFirewall, PortMapping, Protocol};
 use berth_network::ipam::{self, Subnet};
+use berth_network::macvlan::Macvlan;
 use berth_network::netns::NetNs;
 use berth_network::ports::{self, Reservation};
 use serde::{Deserialize, Serialize};
@@ -110,11 +112,12 @@ fn default_interface() -> String {
     "eth0".to_owned()
 }
 
-/// A bridge network as this daemon runs it (the default `bridge` or a user-defined one): its
-/// Linux bridge, its nftables table, and which of its addresses and host ports are taken.
-pub(crate) struct BridgeNet {
-    pub bridge: Bridge,
-    pub firewall: Firewall,
+/// A network as this daemon runs it (the default `bridge`, a user-defined bridge or macvlan
+/// network): its driver, its firewall, and which of its addresses and host ports are taken.
+pub(crate) struct LiveNetwork {
+    pub driver: Box<dyn NetworkDriver>,
+    /// `None` where the host has no path to the containers (macvlan): no NAT, no ports.
+    pub firewall: Option<Box<dyn Firewall>>,
     pub range: Subnet,
     /// The network's ID (Docker's NetworkID).
     pub id: String,
@@ -122,11 +125,11 @@ pub(crate) struct BridgeNet {
     pub name: String,
     /// `--internal`: no route out, no published ports.
     pub internal: bool,
-    state: Mutex<BridgeState>,
+    state: Mutex<AddressState>,
 }
 
 #[derive(Default)]
-struct BridgeState {
+struct AddressState {
     used: BTreeSet<Ipv4Addr>,
     reservations: HashMap<String, Vec<Reservation>>,
 }
@@ -137,9 +140,9 @@ pub(crate) struct Prepared {
     pub attachments: Vec<Attachment>,
 }
 
-impl BridgeNet {
+impl LiveNetwork {
     /// Creates (or adopts) the bridge and recreates the firewall table. Blocking.
-    pub fn open(config: &NetworkConfig, id: String) -> Result<Option<BridgeNet>> {
+    pub fn open(config: &NetworkConfig, id: String) -> Result<Option<LiveNetwork>> {
         let name = config
             .bridge
             .clone()
@@ -193,76 +196,105 @@ impl BridgeNet {
             gateway,
             mtu: config.mtu.unwrap_or(1500),
         };
-        bridge.ensure()?;
-        let firewall = Firewall {
+        bridge.create()?;
+        let firewall = NftFirewall {
             table,
             bridge: name,
             subnet,
             internal: false,
         };
         firewall.setup()?;
-        Ok(Some(BridgeNet {
-            bridge,
-            firewall,
+        Ok(Some(LiveNetwork {
+            driver: Box::new(bridge),
+            firewall: Some(Box::new(firewall)),
             range,
             id,
             name: DEFAULT_NETWORK.to_owned(),
             internal: false,
-            state: Mutex::new(BridgeState::default()),
+            state: Mutex::new(AddressState::default()),
         }))
     }
 
-    /// A user-defined network's bridge and table, created (or adopted) from its record.
-    /// Blocking.
-    pub fn open_user(record: &model::Network) -> Result<BridgeNet> {
-        let subnet: Subnet = record.subnet.parse()?;
+    /// A user-defined network's kernel side (bridge and table, or macvlan parent), created or
+    /// adopted from its record. On failure nothing is left. Blocking.
+    pub fn open_user(record: &model::Network) -> Result<LiveNetwork> {
+        let subnet = record.subnet.parse::<Subnet>()?.canonical();
         let gateway: Ipv4Addr = record
             .gateway
             .parse()
             .map_err(|_| Error::invalid(format!("invalid gateway {}", record.gateway)))?;
         let range = match &record.ip_range {
             Some(r) => r.parse::<Subnet>()?.canonical(),
-            None => subnet.canonical(),
+            None => subnet,
         };
-        let mtu = record
-            .options
-            .get("com.docker.network.driver.mtu")
-            .and_then(|m| m.parse().ok())
-            .unwrap_or(1500);
-        let bridge = Bridge {
-            name: record.bridge.clone(),
-            subnet: subnet.canonical(),
-            gateway,
-            mtu,
+        let driver: Box<dyn NetworkDriver> = match record.driver.as_str() {
+            model::DRIVER_MACVLAN => Box::new(Macvlan {
+                parent: record.bridge.clone(),
+                placeholder: !record.options.contains_key(model::OPT_MACVLAN_PARENT),
+                subnet,
+                gateway,
+                mode: record
+                    .options
+                    .get(model::OPT_MACVLAN_MODE)
+                    .map(|m| m.parse())
+                    .transpose()?
+                    .unwrap_or_default(),
+            }),
+            _ => Box::new(Bridge {
+                name: record.bridge.clone(),
+                subnet,
+                gateway,
+                mtu: record
+                    .options
+                    .get("com.docker.network.driver.mtu")
+                    .and_then(|m| m.parse().ok())
+                    .unwrap_or(1500),
+            }),
         };
-        bridge.ensure()?;
-        let firewall = Firewall {
-            table: model::table_name(&record.id),
-            bridge: record.bridge.clone(),
-            subnet: subnet.canonical(),
-            internal: record.internal,
+        driver.create()?;
+        let firewall: Option<Box<dyn Firewall>> = if driver.host_reachable() {
+            let firewall = NftFirewall {
+                table: model::table_name(&record.id),
+                bridge: record.bridge.clone(),
+                subnet,
+                internal: record.internal,
+            };
+            if let Err(e) = firewall.setup() {
+                let _ = driver.remove();
+                return Err(e.into());
+            }
+            Some(Box::new(firewall))
+        } else {
+            None
         };
-        if let Err(e) = firewall.setup() {
-            let _ = bridge.remove();
-            return Err(e.into());
-        }
-        Ok(BridgeNet {
-            bridge,
+        Ok(LiveNetwork {
+            driver,
             firewall,
             range,
             id: record.id.clone(),
             name: record.name.clone(),
             internal: record.internal,
-            state: Mutex::new(BridgeState::default()),
+            state: Mutex::new(AddressState::default()),
         })
     }
 
-    /// Removes the table, the DOCKER-USER rules and the bridge (`network rm`). Blocking.
+    /// Removes the firewall's rules and what the driver made (`network rm`). Blocking.
     pub fn destroy(&self) -> Result<()> {
-        let firewall = self.firewall.teardown();
-        let bridge = self.bridge.remove();
+        let firewall = match &self.firewall {
+            Some(firewall) => firewall.teardown(),
+            None => Ok(()),
+        };
+        let driver = self.driver.remove();
         firewall?;
-        Ok(bridge?)
+        Ok(driver?)
+    }
+
+    /// Adds published ports (none without a firewall: they were never set up).
+    fn publish(&self, mappings: &[PortMapping]) -> Result<()> {
+        match &self.firewall {
+            Some(firewall) => Ok(firewall.publish(mappings)?),
+            None => Ok(()),
+        }
     }
 
     /// How many addresses are taken (for leak checks and tests).
@@ -270,7 +302,7 @@ impl BridgeNet {
         self.state().used.len()
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, BridgeState> {
+    fn state(&self) -> std::sync::MutexGuard<'_, AddressState> {
         match self.state.lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
@@ -279,27 +311,34 @@ impl BridgeNet {
 
     /// Re-adopts the attachments of containers still running after a daemon restart: their
     /// addresses are marked used, their host ports reserved again, and their rules re-added in
-    /// one transaction. Blocking.
+    /// one transaction. Restoring a container twice keeps what its first restore holds.
+    /// Blocking.
     pub fn restore(&self, running: &[(String, Attachment)]) -> Result<()> {
         let mut mappings = Vec::new();
         let mut state = self.state();
         for (id, attachment) in running {
             state.used.insert(attachment.ip);
+            let already_held = state.reservations.contains_key(id);
             let mut held = Vec::new();
             for port in &attachment.ports {
                 let mapping = to_mapping(attachment.ip, port)?;
+                mappings.push(mapping);
+                if already_held {
+                    continue;
+                }
                 match ports::reserve(mapping.host_ip, port.host_port, mapping.protocol) {
                     Ok(reservation) => held.push(reservation),
                     Err(e) => {
                         tracing::warn!(container = %id, error = %e, "re-reserving a published port")
                     }
                 }
-                mappings.push(mapping);
             }
-            state.reservations.insert(id.clone(), held);
+            if !already_held {
+                state.reservations.insert(id.clone(), held);
+            }
         }
         drop(state);
-        Ok(self.firewall.publish(&mappings)?)
+        self.publish(&mappings)
     }
 
     /// Takes an address: `requested` if given (it must be inside the range and free),
@@ -308,14 +347,15 @@ impl BridgeNet {
         let mut state = self.state();
         let ip = match requested {
             Some(ip) => {
-                if !self.bridge.subnet.contains(ip) || !self.range.contains(ip) {
+                let subnet = self.driver.subnet();
+                if !subnet.contains(ip) || !self.range.contains(ip) {
                     return Err(Error::invalid(format!(
                         "no configured subnet or ip-range contain the IP address {ip}"
                     )));
                 }
-                if ip == self.bridge.gateway
-                    || ip == self.bridge.subnet.network()
-                    || ip == self.bridge.subnet.broadcast()
+                if ip == self.driver.gateway()
+                    || ip == subnet.network()
+                    || ip == subnet.broadcast()
                     || state.used.contains(&ip)
                 {
                     return Err(Error::conflict(format!("Address already in use: {ip}")));
@@ -323,9 +363,9 @@ impl BridgeNet {
                 ip
             }
             None => ipam::allocate(
-                &self.bridge.subnet,
+                &self.driver.subnet(),
                 &self.range,
-                self.bridge.gateway,
+                self.driver.gateway(),
                 &state.used,
             )?,
         };
@@ -342,7 +382,7 @@ impl BridgeNet {
         netns: &NetNs,
         endpoint: &AttachRequest,
     ) -> Result<Attachment> {
-        let bindings = if endpoint.publish && !self.internal {
+        let bindings = if endpoint.publish && !self.internal && self.firewall.is_some() {
             wanted_bindings(container)?
         } else {
             Vec::new()
@@ -379,16 +419,22 @@ impl BridgeNet {
         } else {
             None
         };
-        let endpoint = self
-            .bridge
-            .attach_as(netns, ip, mac, &request.interface, default_route)?;
+        let endpoint = self.driver.attach(
+            netns,
+            &EndpointRequest {
+                ifname: &request.interface,
+                ip,
+                mac,
+                default_route,
+            },
+        )?;
         let mappings: Vec<PortMapping> = published
             .iter()
             .map(|p| to_mapping(ip, p))
             .collect::<Result<_>>()?;
-        if let Err(e) = self.firewall.publish(&mappings) {
-            let _ = berth_network::bridge::delete_veth(&endpoint.host_veth);
-            return Err(e.into());
+        if let Err(e) = self.publish(&mappings) {
+            let _ = self.driver.detach(netns, &request.interface);
+            return Err(e);
         }
         if !held.is_empty() {
             self.state().reservations.insert(container.id.clone(), held);
@@ -397,13 +443,13 @@ impl BridgeNet {
         Ok(Attachment {
             network: self.name.clone(),
             network_id: self.id.clone(),
-            bridge: self.bridge.name.clone(),
+            bridge: self.driver.device().to_owned(),
             endpoint_id: crate::ids::new_id()?,
             ip,
-            prefix: self.bridge.subnet.prefix,
-            gateway: self.bridge.gateway,
+            prefix: self.driver.subnet().prefix,
+            gateway: self.driver.gateway(),
             mac,
-            host_veth: endpoint.host_veth,
+            host_veth: endpoint.host_link.unwrap_or_default(),
             ports: published,
             interface: request.interface.clone(),
             aliases: request.aliases.clone(),
@@ -422,14 +468,18 @@ impl BridgeNet {
             .iter()
             .filter_map(|p| to_mapping(attachment.ip, p).ok())
             .collect();
-        let unpublished = self.firewall.unpublish(&mappings);
+        let unpublished = match &self.firewall {
+            Some(firewall) => firewall.unpublish(&mappings),
+            None => Ok(()),
+        };
         {
             let mut state = self.state();
             state.reservations.remove(id);
             state.used.remove(&attachment.ip);
         }
         if delete_veth {
-            berth_network::bridge::delete_veth(&attachment.host_veth)?;
+            let host_link = Some(attachment.host_veth.as_str()).filter(|l| !l.is_empty());
+            self.driver.release(host_link)?;
         }
         Ok(unpublished?)
     }
@@ -590,3 +640,7 @@ pub(crate) fn has_endpoints(container: &Container) -> bool {
         NetworkMode::Bridge | NetworkMode::Network(_)
     )
 }
+
+#[cfg(test)]
+#[path = "network/live_tests.rs"]
+mod live_tests;

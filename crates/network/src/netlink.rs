@@ -13,8 +13,9 @@ use netlink_packet_core::{
     NLM_F_REQUEST,
 };
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+pub use netlink_packet_route::link::MacVlanMode;
 use netlink_packet_route::link::{
-    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    InfoData, InfoKind, InfoMacVlan, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteMessage, RouteProtocol, RouteScope, RouteType,
@@ -110,21 +111,24 @@ impl Netlink {
     }
 
     /// Creates a veth pair `host` <-> `peer`; the peer is created directly inside the network
-    /// namespace `peer_netns` (so it never appears, even briefly, in the host's namespace).
+    /// namespace `peer_netns` (so it never appears, even briefly, in the host's namespace),
+    /// or beside `host` when `None`.
     pub fn create_veth(
         &mut self,
         host: &str,
         peer: &str,
-        peer_netns: BorrowedFd<'_>,
+        peer_netns: Option<BorrowedFd<'_>>,
         mtu: u32,
     ) -> Result<()> {
         let mut peer_link = LinkMessage::default();
         peer_link
             .attributes
             .push(LinkAttribute::IfName(peer.to_owned()));
-        peer_link
-            .attributes
-            .push(LinkAttribute::NetNsFd(peer_netns.as_raw_fd()));
+        if let Some(netns) = peer_netns {
+            peer_link
+                .attributes
+                .push(LinkAttribute::NetNsFd(netns.as_raw_fd()));
+        }
         peer_link.attributes.push(LinkAttribute::Mtu(mtu));
         let mut link = LinkMessage::default();
         link.attributes.push(LinkAttribute::IfName(host.to_owned()));
@@ -135,6 +139,31 @@ impl Netlink {
         ]));
         self.request(
             "create veth pair",
+            RouteNetlinkMessage::NewLink(link),
+            NLM_F_CREATE | NLM_F_EXCL,
+        )
+    }
+
+    /// Creates a macvlan sub-interface `name` of the host interface `parent`, directly inside
+    /// the network namespace `netns`.
+    pub fn create_macvlan(
+        &mut self,
+        name: &str,
+        parent: u32,
+        netns: BorrowedFd<'_>,
+        mode: MacVlanMode,
+    ) -> Result<()> {
+        let mut link = LinkMessage::default();
+        link.attributes.push(LinkAttribute::IfName(name.to_owned()));
+        link.attributes.push(LinkAttribute::Link(parent));
+        link.attributes
+            .push(LinkAttribute::NetNsFd(netns.as_raw_fd()));
+        link.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::Kind(InfoKind::MacVlan),
+            LinkInfo::Data(InfoData::MacVlan(vec![InfoMacVlan::Mode(mode)])),
+        ]));
+        self.request(
+            "create macvlan",
             RouteNetlinkMessage::NewLink(link),
             NLM_F_CREATE | NLM_F_EXCL,
         )

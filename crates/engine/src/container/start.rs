@@ -240,7 +240,7 @@ impl Engine {
                 let gateway = self
                     .networks
                     .default_bridge()
-                    .map(|b| b.bridge.gateway.into());
+                    .map(|b| b.driver.gateway().into());
                 crate::netfiles::write_etc_files(
                     &dir,
                     container,

@@ -10,7 +10,7 @@ use crate::container::model::{Container, ContainerSpec, NetworkMode};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::network::model::{EndpointSettings, Network};
-use crate::network::{has_endpoints, AttachRequest, Attachment, BridgeNet, Prepared};
+use crate::network::{has_endpoints, AttachRequest, Attachment, LiveNetwork, Prepared};
 
 impl Engine {
     /// The networks a new container joins at start, by ID, with their aliases and requested
@@ -84,7 +84,7 @@ impl Engine {
     fn start_endpoints(
         &self,
         container: &Container,
-    ) -> Result<Vec<(EndpointSettings, Arc<BridgeNet>)>> {
+    ) -> Result<Vec<(EndpointSettings, Arc<LiveNetwork>)>> {
         let endpoints = match &container.endpoints {
             Some(endpoints) => endpoints.clone(),
             None => self.resolve_endpoints(&container.spec)?,
@@ -94,7 +94,7 @@ impl Engine {
             let entry = self.networks.by_id(&endpoint.network).ok_or_else(|| {
                 Error::not_found(format!("network {} not found", endpoint.network))
             })?;
-            let bridge = entry.bridge.ok_or_else(|| {
+            let bridge = entry.live.ok_or_else(|| {
                 Error::internal(format!(
                     "network {} has no working bridge (see the daemon log)",
                     entry.record.name
@@ -145,7 +145,7 @@ impl Engine {
             let Some(bridge) = self
                 .networks
                 .by_id(&attachment.network_id)
-                .and_then(|e| e.bridge)
+                .and_then(|e| e.live)
             else {
                 continue; // the network is gone, and with it its addresses and rules
             };
@@ -159,7 +159,7 @@ impl Engine {
     /// network (addresses, host ports, rules). Blocking.
     pub(crate) fn restore_networks(&self, records: &[Container]) {
         for entry in self.networks.all() {
-            let Some(bridge) = entry.bridge else {
+            let Some(bridge) = entry.live else {
                 continue;
             };
             let running: Vec<(String, Attachment)> = records

@@ -54,7 +54,7 @@ impl Engine {
             let record = handle.update(|r| r.endpoints = Some(endpoints));
             return self.persist(&record);
         }
-        let bridge = entry.bridge.clone().ok_or_else(|| {
+        let bridge = entry.live.clone().ok_or_else(|| {
             Error::internal(format!(
                 "network {} has no working bridge",
                 entry.record.name
@@ -121,13 +121,15 @@ impl Engine {
         endpoints.retain(|e| e.network != id);
         if let (Some(attachment), true) = (attachment.clone(), c.state.status.is_alive()) {
             let pid = c.state.pid;
-            let bridge = entry.bridge.clone();
+            let bridge = entry.live.clone();
             let owned = c.id.clone();
             let detached = tokio::task::spawn_blocking(move || -> Result<()> {
                 let netns = NetNs::open(&PathBuf::from(format!("/proc/{pid}/ns/net")))?;
-                berth_network::bridge::detach(&netns, &attachment.interface)?;
                 match bridge {
-                    Some(bridge) => bridge.release(&owned, &attachment, true),
+                    Some(net) => {
+                        net.driver.detach(&netns, &attachment.interface)?;
+                        net.release(&owned, &attachment, true)
+                    }
                     None => Ok(()),
                 }
             })

@@ -1,5 +1,5 @@
 //! The network table: the predefined `bridge`, `host` and `none` networks and the
-//! user-defined bridge networks, each with its running [`BridgeNet`]; create, list, inspect,
+//! user-defined bridge networks, each with its running [`LiveNetwork`]; create, list, inspect,
 //! remove and prune (`/networks`).
 
 use std::collections::BTreeSet;
@@ -15,13 +15,14 @@ use crate::network::model::{
     self, label_matches, Network, NetworkCreate, NetworkEndpoint, NetworkFilters,
 };
 use crate::network::store::NetworkStore;
-use crate::network::{BridgeNet, NetworkConfig, DEFAULT_NETWORK};
+use crate::network::{LiveNetwork, NetworkConfig, DEFAULT_NETWORK};
 
-/// One network: its record and, for bridge networks whose bridge is up, the running side.
+/// One network: its record and, for networks with endpoints whose kernel side is up, the
+/// running side (none for `host` and `none`).
 #[derive(Clone)]
 pub(crate) struct Entry {
     pub record: Network,
-    pub bridge: Option<Arc<BridgeNet>>,
+    pub live: Option<Arc<LiveNetwork>>,
 }
 
 /// Every network this daemon knows, in creation order.
@@ -75,25 +76,25 @@ impl Networks {
             store.insert(&record)?;
             records.push(record);
         }
-        let default = BridgeNet::open(config, bridge_id.to_owned())?.map(Arc::new);
+        let default = LiveNetwork::open(config, bridge_id.to_owned())?.map(Arc::new);
         let mut entries = Vec::new();
         for mut record in records {
-            let bridge = if record.builtin {
+            let live = if record.builtin {
                 if record.name != DEFAULT_NETWORK {
                     None
                 } else {
                     if let Some(net) = &default {
-                        record.subnet = net.bridge.subnet.to_string();
-                        record.gateway = net.bridge.gateway.to_string();
-                        record.bridge = net.bridge.name.clone();
-                        if net.range != net.bridge.subnet {
+                        record.subnet = net.driver.subnet().to_string();
+                        record.gateway = net.driver.gateway().to_string();
+                        record.bridge = net.driver.device().to_owned();
+                        if net.range != net.driver.subnet() {
                             record.ip_range = Some(net.range.to_string());
                         }
                     }
                     default.clone()
                 }
             } else {
-                match BridgeNet::open_user(&record) {
+                match LiveNetwork::open_user(&record) {
                     Ok(net) => Some(Arc::new(net)),
                     Err(e) => {
                         tracing::error!(network = %record.name, error = %e, "bringing up network");
@@ -101,7 +102,7 @@ impl Networks {
                     }
                 }
             };
-            entries.push(Entry { record, bridge });
+            entries.push(Entry { record, live });
         }
         Ok(Networks {
             store,
@@ -129,11 +130,11 @@ impl Networks {
     }
 
     /// The default bridge, when the daemon runs one.
-    pub fn default_bridge(&self) -> Option<Arc<BridgeNet>> {
+    pub fn default_bridge(&self) -> Option<Arc<LiveNetwork>> {
         self.entries()
             .iter()
             .find(|e| e.record.builtin && e.record.name == DEFAULT_NETWORK)
-            .and_then(|e| e.bridge.clone())
+            .and_then(|e| e.live.clone())
     }
 
     /// Finds a network as Docker does: full ID, then exact name, then unique ID prefix.
@@ -170,8 +171,9 @@ impl Networks {
                 "invalid network name {name:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
             ))
         })?;
-        match request.driver.as_str() {
-            "" | model::DRIVER_BRIDGE => {}
+        let driver = match request.driver.as_str() {
+            "" | model::DRIVER_BRIDGE => model::DRIVER_BRIDGE,
+            model::DRIVER_MACVLAN => model::DRIVER_MACVLAN,
             model::DRIVER_HOST | model::DRIVER_NULL => {
                 return Err(Error::conflict(format!(
                     "only one instance of \"{}\" network is allowed",
@@ -179,7 +181,7 @@ impl Networks {
                 )))
             }
             other => return Err(Error::not_found(format!("plugin \"{other}\" not found"))),
-        }
+        };
         if request.enable_ipv6 {
             return Err(Error::invalid(
                 "IPv6 networks are not supported by berthd (--ipv6)",
@@ -248,29 +250,15 @@ impl Networks {
             None => None,
         };
         let id = crate::ids::new_id()?;
-        let bridge = match request.options.get(model::OPT_BRIDGE_NAME) {
-            Some(b) if !b.is_empty() => {
-                if b.len() > 15 || b.contains(['/', ' ']) {
-                    return Err(Error::invalid(format!("invalid bridge name {b:?}")));
-                }
-                if entries.iter().any(|e| &e.record.bridge == b) {
-                    return Err(Error::conflict(format!(
-                        "bridge name {b} is already used by another network"
-                    )));
-                }
-                b.clone()
-            }
-            _ => model::bridge_name(&id),
+        let bridge = if driver == model::DRIVER_MACVLAN {
+            macvlan_parent(request, &id, &entries)?
+        } else {
+            bridge_device(request, &id, &entries)?
         };
-        if berth_network::netlink::Netlink::link_index(&bridge).is_some() {
-            return Err(Error::conflict(format!(
-                "cannot create network {id} ({bridge}): conflicts with an existing interface"
-            )));
-        }
         Ok(Network {
             id,
             name: name.to_owned(),
-            driver: model::DRIVER_BRIDGE.to_owned(),
+            driver: driver.to_owned(),
             created: Utc::now(),
             subnet: subnet.to_string(),
             gateway: gateway.to_string(),
@@ -286,6 +274,63 @@ impl Networks {
     }
 }
 
+/// A bridge network's Linux bridge: the `com.docker.network.bridge.name` option, or
+/// `br-<id>`; it must not exist yet.
+fn bridge_device(request: &NetworkCreate, id: &str, entries: &[Entry]) -> Result<String> {
+    let bridge = match request.options.get(model::OPT_BRIDGE_NAME) {
+        Some(b) if !b.is_empty() => {
+            if b.len() > 15 || b.contains(['/', ' ']) {
+                return Err(Error::invalid(format!("invalid bridge name {b:?}")));
+            }
+            if entries.iter().any(|e| &e.record.bridge == b) {
+                return Err(Error::conflict(format!(
+                    "bridge name {b} is already used by another network"
+                )));
+            }
+            b.clone()
+        }
+        _ => model::bridge_name(id),
+    };
+    if berth_network::netlink::Netlink::link_index(&bridge).is_some() {
+        return Err(Error::conflict(format!(
+            "cannot create network {id} ({bridge}): conflicts with an existing interface"
+        )));
+    }
+    Ok(bridge)
+}
+
+/// A macvlan network's parent, checked as Docker does: `-o parent` must exist on the host
+/// and not be another macvlan network's; without it the network gets a placeholder parent of
+/// its own, `dm-<id>`. The mode must be one macvlan knows.
+fn macvlan_parent(request: &NetworkCreate, id: &str, entries: &[Entry]) -> Result<String> {
+    if let Some(mode) = request.options.get(model::OPT_MACVLAN_MODE) {
+        mode.parse::<berth_network::macvlan::Mode>()?;
+    }
+    let Some(parent) = request.options.get(model::OPT_MACVLAN_PARENT) else {
+        return Ok(model::placeholder_parent_name(id));
+    };
+    if request.internal {
+        return Err(Error::invalid(
+            "--internal and -o parent are mutually exclusive",
+        ));
+    }
+    if berth_network::netlink::Netlink::link_index(parent).is_none() {
+        return Err(Error::invalid(format!(
+            "-o parent interface was not found on the host: {parent}"
+        )));
+    }
+    if let Some(other) = entries
+        .iter()
+        .find(|e| e.record.driver == model::DRIVER_MACVLAN && &e.record.bridge == parent)
+    {
+        return Err(Error::conflict(format!(
+            "network {} is already using parent interface {parent}",
+            other.record.name
+        )));
+    }
+    Ok(parent.clone())
+}
+
 impl Engine {
     /// `POST /networks/create`: validates, creates the bridge and its table, records the
     /// network, and emits `create`. On failure nothing is left.
@@ -293,7 +338,7 @@ impl Engine {
         let _lock = self.networks.lock.lock().await;
         let record = self.networks.plan(&request)?;
         let for_open = record.clone();
-        let net = tokio::task::spawn_blocking(move || BridgeNet::open_user(&for_open))
+        let net = tokio::task::spawn_blocking(move || LiveNetwork::open_user(&for_open))
             .await
             .map_err(|e| Error::internal(format!("network create task: {e}")))??;
         if let Err(e) = self.networks.store.insert(&record) {
@@ -302,7 +347,7 @@ impl Engine {
         }
         self.networks.entries().push(Entry {
             record: record.clone(),
-            bridge: Some(Arc::new(net)),
+            live: Some(Arc::new(net)),
         });
         self.emit_network("create", &record.id, &record.name, None);
         Ok(record)
@@ -401,7 +446,7 @@ impl Engine {
         }
         self.networks.store.delete(&n.id)?;
         self.networks.entries().retain(|e| e.record.id != n.id);
-        if let Some(net) = entry.bridge.clone() {
+        if let Some(net) = entry.live.clone() {
             let destroyed = tokio::task::spawn_blocking(move || net.destroy())
                 .await
                 .map_err(|e| Error::internal(format!("network remove task: {e}")))?;
@@ -449,7 +494,7 @@ impl Engine {
     /// Addresses taken on a network (leak checks).
     pub fn network_used_addresses(&self, reference: &str) -> Result<usize> {
         let entry = self.networks.resolve(reference)?;
-        Ok(entry.bridge.map(|b| b.used_addresses()).unwrap_or(0))
+        Ok(entry.live.map(|b| b.used_addresses()).unwrap_or(0))
     }
 }
 

@@ -11,6 +11,13 @@ use serde::{Deserialize, Serialize};
 pub const DRIVER_BRIDGE: &str = "bridge";
 pub const DRIVER_HOST: &str = "host";
 pub const DRIVER_NULL: &str = "null";
+/// The macvlan driver of user networks (`network create -d macvlan`).
+pub const DRIVER_MACVLAN: &str = "macvlan";
+
+/// macvlan's host interface (`-o parent=eth0`); without it, Berth makes a placeholder.
+pub const OPT_MACVLAN_PARENT: &str = "parent";
+/// macvlan's mode (`-o macvlan_mode=bridge|private|vepa|passthru`).
+pub const OPT_MACVLAN_MODE: &str = "macvlan_mode";
 
 /// The option that names a user network's bridge (`--opt com.docker.network.bridge.name=`).
 pub const OPT_BRIDGE_NAME: &str = "com.docker.network.bridge.name";
@@ -21,7 +28,7 @@ pub const OPT_BRIDGE_NAME: &str = "com.docker.network.bridge.name";
 pub struct Network {
     pub id: String,
     pub name: String,
-    /// `bridge`, `host` or `null`.
+    /// `bridge`, `macvlan`, `host` or `null`.
     pub driver: String,
     pub created: DateTime<Utc>,
     /// The subnet in canonical CIDR form (empty for host/none and the default bridge).
@@ -35,7 +42,8 @@ pub struct Network {
     pub attachable: bool,
     pub labels: BTreeMap<String, String>,
     pub options: BTreeMap<String, String>,
-    /// The Linux bridge (`br-<12 hex of the id>` unless named by option).
+    /// The host interface: a bridge network's Linux bridge (`br-<12 hex of the id>` unless
+    /// named by option), a macvlan network's parent (`dm-<12 hex>` when Berth makes it).
     pub bridge: String,
     /// One of `bridge`, `host`, `none`: cannot be removed or pruned.
     pub builtin: bool,
@@ -118,6 +126,11 @@ pub(crate) fn table_name(id: &str) -> String {
 /// Docker's bridge name for a user network: `br-` and 12 hex digits of the ID.
 pub(crate) fn bridge_name(id: &str) -> String {
     format!("br-{}", &id[..12.min(id.len())])
+}
+
+/// Docker's name for a macvlan network's own parent: `dm-` and 12 hex digits of the ID.
+pub(crate) fn placeholder_parent_name(id: &str) -> String {
+    format!("dm-{}", &id[..12.min(id.len())])
 }
 
 /// Whether `label` (`key` or `key=value`) matches `labels`.
