@@ -627,13 +627,8 @@ fn daemon_netns_fds(d: &Daemon) -> usize {
         .unwrap_or(0)
 }
 
+/// Issue 4's bar: 1000 cycles (about 50 s here).
 #[test]
-fn hundred_cycles_on_a_user_network_leak_nothing() {
-    leak_cycles(100);
-}
-
-#[test]
-#[ignore = "takes several minutes; run with --run-ignored"]
 fn thousand_cycles_on_a_user_network_leak_nothing() {
     leak_cycles(1000);
 }
