@@ -10,7 +10,24 @@ const CHANGES: &str = "echo new > /added && echo changed >> /etc/group && rm /bi
 
 #[test]
 fn commit_round_trip_shows_changes_and_deletions() {
-    let d = Daemon::start();
+    commit_round_trip(&Daemon::start());
+}
+
+/// The same on the vfs storage driver, where the changes are found by comparing the
+/// container's full copy with the image's layers (no overlay upper directory).
+#[test]
+fn commit_on_the_vfs_storage_driver_finds_the_same_changes() {
+    let d = Daemon::start_with_config(&serde_json::json!({"storage-driver": "vfs"}));
+    assert_eq!(d.ok(&["info", "--format", "{{.Driver}}"]), "vfs");
+    commit_round_trip(&d);
+    // An unchanged container commits to an empty layer: nothing of the image is copied again.
+    d.ok(&["run", "--name", "untouched", "busybox", "true"]);
+    let empty = d.ok(&["commit", "untouched", "empty:1"]);
+    let size = d.ok(&["history", "--format", "{{.Size}}", &empty]);
+    assert_eq!(size.lines().next(), Some("0B"), "{size}");
+}
+
+fn commit_round_trip(d: &Daemon) {
     d.ok(&[
         "run",
         "-d",

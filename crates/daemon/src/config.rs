@@ -54,6 +54,10 @@ pub struct Flags {
     /// MTU of container interfaces.
     #[arg(long)]
     pub mtu: Option<u32>,
+    /// Storage driver for container filesystems: overlay2 or vfs (default: overlay2 where the
+    /// kernel can mount it here, else vfs).
+    #[arg(short = 's', long)]
+    pub storage_driver: Option<String>,
 }
 
 /// The resolved configuration.
@@ -74,6 +78,8 @@ pub struct Config {
     pub init: bool,
     /// `init-path`: the init binary; `None` = `berth-init` next to berthd, else in PATH.
     pub init_path: Option<PathBuf>,
+    /// `storage-driver`: `None` = probe (overlay2 where it works, else vfs).
+    pub storage_driver: Option<berth_image::SnapshotterKind>,
 }
 
 /// dockerd's default-bridge options, as given (validated when the engine opens).
@@ -114,12 +120,12 @@ const APPLIED_KEYS: &[&str] = &[
     "host-gateway-ip",
     "init",
     "init-path",
+    "storage-driver",
     "default-address-pools",
 ];
 /// dockerd keys berthd accepts but does not act on (yet); they are logged, not refused.
 const ACCEPTED_KEYS: &[&str] = &[
     "registry-mirrors",
-    "storage-driver",
     "storage-opts",
     "live-restore",
     "iptables",
@@ -302,6 +308,12 @@ impl Config {
                     .as_bool()
                     .with_context(|| format!("invalid init {v}: expected true or false"))?,
             },
+            storage_driver: storage_driver(
+                flags
+                    .storage_driver
+                    .clone()
+                    .or_else(|| string("storage-driver")),
+            )?,
             init_path: match file.get("init-path") {
                 None | Some(Value::Null) => None,
                 Some(v) => {
@@ -314,6 +326,18 @@ impl Config {
             },
         };
         Ok((config, warnings))
+    }
+}
+
+/// dockerd's storage driver names: `overlay2` (or `overlay`) and `vfs`.
+fn storage_driver(name: Option<String>) -> anyhow::Result<Option<berth_image::SnapshotterKind>> {
+    match name.as_deref() {
+        None | Some("") => Ok(None),
+        Some("overlay2" | "overlay") => Ok(Some(berth_image::SnapshotterKind::Overlay)),
+        Some("vfs") => Ok(Some(berth_image::SnapshotterKind::Vfs)),
+        Some(other) => {
+            anyhow::bail!("unknown storage driver {other:?}: berthd has overlay2 and vfs")
+        }
     }
 }
 
@@ -439,6 +463,29 @@ mod tests {
             .contains("no-such-key"));
         std::fs::write(&file, "{").unwrap();
         assert!(Config::load(&flags(&["--config-file", &f])).is_err());
+    }
+
+    #[test]
+    fn storage_driver_from_the_flag_or_the_file() {
+        use berth_image::SnapshotterKind;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("daemon.json");
+        let f = file.to_str().expect("utf-8 path").to_owned();
+        std::fs::write(&file, "{}").expect("write");
+        let (config, _) = Config::load(&flags(&["--config-file", &f])).expect("load");
+        assert_eq!(config.storage_driver, None);
+        std::fs::write(&file, r#"{"storage-driver": "vfs"}"#).expect("write");
+        let (config, _) = Config::load(&flags(&["--config-file", &f])).expect("load");
+        assert_eq!(config.storage_driver, Some(SnapshotterKind::Vfs));
+        let (config, _) =
+            Config::load(&flags(&["--config-file", &f, "-s", "overlay2"])).expect("load");
+        assert_eq!(config.storage_driver, Some(SnapshotterKind::Overlay));
+        let error = Config::load(&flags(&["--config-file", &f, "--storage-driver", "zfs"]))
+            .expect_err("zfs");
+        assert!(
+            error.to_string().contains("unknown storage driver \"zfs\""),
+            "{error}"
+        );
     }
 
     #[test]

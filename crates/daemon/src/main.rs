@@ -120,6 +120,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         },
         init_default: config.init,
         init_binary,
+        storage_driver: config.storage_driver,
     })
     .await
     .context("opening the engine state")?;

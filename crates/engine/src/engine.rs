@@ -39,6 +39,9 @@ pub struct EngineConfig {
     /// `berth-init` next to berthd or in PATH); `None` when none was found. Its existence is
     /// checked again whenever a container asks for it.
     pub init_binary: Option<PathBuf>,
+    /// dockerd's `--storage-driver`: the snapshotter of new containers; `None` = probe
+    /// (overlay where it can be mounted, else vfs).
+    pub storage_driver: Option<berth_image::SnapshotterKind>,
 }
 
 /// A live container: its record, and the channels its waiters listen on.
@@ -150,7 +153,11 @@ impl Engine {
         ] {
             std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir.as_path(), e))?;
         }
-        let images = Arc::new(ImageStore::open(&config.data_root.join("image"))?);
+        let image_root = config.data_root.join("image");
+        let images = Arc::new(match config.storage_driver {
+            Some(kind) => ImageStore::open_with_snapshotter(&image_root, kind)?,
+            None => ImageStore::open(&image_root)?,
+        });
         let store = ContainerStore::open(&config.data_root.join("berth.db"))?;
         let volumes = VolumeStore::open(&config.data_root.join("berth.db"))?;
         let bridge_network_id = crate::network::network_id(&config.data_root)?;

@@ -10,8 +10,9 @@ use serde_json::{json, Value};
 
 use crate::changes::apply_changes;
 use crate::db;
-use crate::diff::{write_tree, TreeKind};
+use crate::diff::{write_changes, write_tree, TreeKind};
 use crate::error::{Error, Result};
+use crate::naive_diff;
 use crate::reference;
 use crate::register::{chain_id, NewImage, NewLayer};
 use crate::snapshot::SnapshotterKind;
@@ -39,14 +40,15 @@ pub struct CommitOptions {
 impl ImageStore {
     /// Commit the writable layer of snapshot `key` as a new image.
     ///
-    /// The upper directory is diffed into an OCI layer tar (overlay whiteouts become `.wh.`
-    /// files, opaque directories `.wh..wh..opq`; owner, modes, xattrs, hard links and special
-    /// files kept), stored as a blob and unpacked once as a new layer above the snapshot's
+    /// The diff (overlay: the upper directory, whose whiteouts become `.wh.` files and opaque
+    /// directories `.wh..wh..opq`; vfs: the snapshot compared with its layers, see
+    /// [`naive_diff`]) is written as an OCI layer tar (owner, modes, xattrs, hard links and
+    /// special files kept), stored as a blob and unpacked once as a new layer above the snapshot's
     /// layers. The new config is the snapshot image's config with `config` (after `changes`),
     /// `created` now, `author`, the new diff id and a history entry; its parent is that image.
     /// The caller keeps the container from writing meanwhile (Docker pauses it).
     /// Errors: [`Error::SnapshotNotFound`], [`Error::InvalidChange`],
-    /// [`Error::InvalidReference`]; [`Error::Unsupported`] for vfs snapshots.
+    /// [`Error::InvalidReference`].
     pub fn commit_snapshot(&self, key: &str, opts: CommitOptions) -> Result<ImageRecord> {
         let target = opts
             .reference
@@ -55,7 +57,7 @@ impl ImageStore {
             .transpose()?;
         let mut config = opts.config.clone();
         apply_changes(&mut config, &opts.changes)?;
-        let (image_id, kind, chains, diff_ids) = {
+        let (image_id, kind, chains, diff_ids, lowers) = {
             let conn = self.lock();
             let row = conn
                 .query_row(
@@ -75,22 +77,27 @@ impl ImageStore {
                  WHERE s.key = ?1 ORDER BY s.idx",
                 key,
             )?;
-            (row.0, row.1, chains, diff_ids)
+            let lowers = self.lowers(&chains)?;
+            (row.0, row.1, chains, diff_ids, lowers)
         };
-        if SnapshotterKind::parse(&kind) != Some(SnapshotterKind::Overlay) {
-            return Err(Error::Unsupported {
-                what: "committing a container on the vfs snapshotter".into(),
-            });
-        }
+        let kind = SnapshotterKind::parse(&kind).ok_or_else(|| Error::Corrupt {
+            what: format!("snapshot {key} has an unknown kind {kind:?}"),
+        })?;
         let base_bytes = self.content.read(&image_id)?;
         let mut value: Value = serde_json::from_slice(&base_bytes).map_err(|e| Error::Corrupt {
             what: format!("config blob {image_id}: {e}"),
         })?;
 
-        // the diff: tar the upper dir into an anonymous file, then unpack it as a new layer
+        // the diff into an anonymous file, then unpacked as a new layer: overlay's upper dir
+        // is the diff; a vfs snapshot's full copy is compared with its layers
         let upper = self.root.join("snapshots").join(key).join("upper");
         let file = tempfile_in(&self.root.join("tmp"))?;
-        let mut file = write_tree(&upper, file, TreeKind::OverlayUpper)?;
+        let mut file = match kind {
+            SnapshotterKind::Overlay => write_tree(&upper, file, TreeKind::OverlayUpper)?,
+            SnapshotterKind::Vfs => {
+                write_changes(&upper, &naive_diff::changes(&upper, &lowers)?, file)?
+            }
+        };
         file.rewind()
             .map_err(|e| Error::io("seek", self.root.join("tmp"), e))?;
         let layer = self.unpack_new_layer(std::io::BufReader::new(file), None)?;

@@ -8,7 +8,7 @@
 //! never `trusted.overlay.*`), hard links (the second and later names of an inode become link
 //! entries), symlinks, fifos and device nodes. Sockets are skipped, as Docker does.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use tar::{EntryType, Header};
 
 use crate::error::{Error, Result};
+use crate::naive_diff::Change;
 use crate::sys;
 use crate::unpack::{OPAQUE_WHITEOUT, OVERLAY_OPAQUE_XATTR, WHITEOUT_PREFIX};
 
@@ -43,6 +44,49 @@ pub fn write_tree<W: Write>(root: &Path, out: W, kind: TreeKind) -> Result<W> {
         .map_err(|e| Error::io("write tar", root, e))
 }
 
+/// Write the entries `changes` names (read from `root`; deletions as `.wh.` whiteouts) as an
+/// uncompressed tar, each preceded by its parent directories not written yet, and return
+/// `out`. `changes` must be sorted by path (as [`crate::naive_diff::changes`] returns them).
+pub(crate) fn write_changes<W: Write>(root: &Path, changes: &[Change], out: W) -> Result<W> {
+    let mut w = TreeWriter {
+        tar: tar::Builder::new(out),
+        kind: TreeKind::Plain,
+        links: HashMap::new(),
+    };
+    let mut written: HashSet<PathBuf> = HashSet::new();
+    for change in changes {
+        let path = change.path();
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            continue;
+        };
+        let mut ancestor = PathBuf::new();
+        for component in parent.components() {
+            ancestor.push(component);
+            if written.insert(ancestor.clone()) {
+                let (Some(up), Some(dir_name)) = (ancestor.parent(), ancestor.file_name()) else {
+                    continue;
+                };
+                w.entry(&root.join(&ancestor), up, dir_name)?;
+            }
+        }
+        match change {
+            Change::Present(_) => {
+                if written.insert(path.to_path_buf()) {
+                    w.entry(&root.join(path), parent, name)?;
+                }
+            }
+            Change::Deleted(_) => {
+                let dir = root.join(parent);
+                let meta = fs::symlink_metadata(&dir).map_err(|e| Error::io("lstat", &dir, e))?;
+                w.whiteout(parent, name, &meta)?;
+            }
+        }
+    }
+    w.tar
+        .into_inner()
+        .map_err(|e| Error::io("write tar", root, e))
+}
+
 struct TreeWriter<W: Write> {
     tar: tar::Builder<W>,
     kind: TreeKind,
@@ -60,82 +104,97 @@ impl<W: Write> TreeWriter<W> {
         names.sort();
         for name in names {
             let path = dir.join(&name);
-            let arc = rel.join(&name);
-            let meta = fs::symlink_metadata(&path).map_err(|e| Error::io("lstat", &path, e))?;
-            let ft = meta.file_type();
-            if self.kind == TreeKind::OverlayUpper && ft.is_char_device() && meta.rdev() == 0 {
-                let mut wh_name = std::ffi::OsString::from(WHITEOUT_PREFIX);
-                wh_name.push(&name);
-                let mut h = header(EntryType::Regular, &meta);
-                h.set_size(0);
-                self.append(&mut h, &rel.join(wh_name), io::empty())?;
-                continue;
-            }
-            if ft.is_socket() {
-                continue;
-            }
-            self.xattrs(&path, &arc)?;
-            if ft.is_dir() {
-                let mut h = header(EntryType::Directory, &meta);
-                h.set_size(0);
-                self.append(&mut h, &arc, io::empty())?;
-                if self.kind == TreeKind::OverlayUpper
-                    && sys::lgetxattr(&path, OVERLAY_OPAQUE_XATTR)
-                        .map_err(|e| Error::io("lgetxattr", &path, e))?
-                        .is_some_and(|v| v == b"y")
-                {
-                    let mut h = header(EntryType::Regular, &meta);
-                    h.set_size(0);
-                    h.set_mode(0o644);
-                    self.append(&mut h, &arc.join(OPAQUE_WHITEOUT), io::empty())?;
-                }
-                self.dir(&path, &arc)?;
-            } else if ft.is_symlink() {
-                let target = fs::read_link(&path).map_err(|e| Error::io("readlink", &path, e))?;
-                let mut h = header(EntryType::Symlink, &meta);
-                h.set_size(0);
-                self.tar
-                    .append_link(&mut h, &arc, &target)
-                    .map_err(|e| Error::io("write tar", &path, e))?;
-            } else if ft.is_file() {
-                if meta.nlink() > 1 {
-                    let key = (meta.dev(), meta.ino());
-                    if let Some(first) = self.links.get(&key).cloned() {
-                        let mut h = header(EntryType::Link, &meta);
-                        h.set_size(0);
-                        self.tar
-                            .append_link(&mut h, &arc, &first)
-                            .map_err(|e| Error::io("write tar", &path, e))?;
-                        continue;
-                    }
-                    self.links.insert(key, arc.clone());
-                }
-                let f = File::open(&path).map_err(|e| Error::io("open", &path, e))?;
-                let mut h = header(EntryType::Regular, &meta);
-                h.set_size(meta.len());
-                // a file that changes size while being read fails the tar writer: a clear
-                // error instead of a corrupt archive
-                self.append(&mut h, &arc, f)?;
-            } else if ft.is_char_device() || ft.is_block_device() || ft.is_fifo() {
-                let kind = if ft.is_char_device() {
-                    EntryType::Char
-                } else if ft.is_block_device() {
-                    EntryType::Block
-                } else {
-                    EntryType::Fifo
-                };
-                let mut h = header(kind, &meta);
-                h.set_size(0);
-                if kind != EntryType::Fifo {
-                    let rdev = meta.rdev();
-                    h.set_device_major(libc::major(rdev))
-                        .and_then(|()| h.set_device_minor(libc::minor(rdev)))
-                        .map_err(|e| Error::io("write tar", &path, e))?;
-                }
-                self.append(&mut h, &arc, io::empty())?;
+            if self.entry(&path, rel, &name)? {
+                self.dir(&path, &rel.join(&name))?;
             }
         }
         Ok(())
+    }
+
+    /// Writes the one entry `path`, archived as `rel/name` (a directory without its
+    /// contents). Returns whether it is a directory to descend into.
+    fn entry(&mut self, path: &Path, rel: &Path, name: &std::ffi::OsStr) -> Result<bool> {
+        let arc = rel.join(name);
+        let meta = fs::symlink_metadata(path).map_err(|e| Error::io("lstat", path, e))?;
+        let ft = meta.file_type();
+        if self.kind == TreeKind::OverlayUpper && ft.is_char_device() && meta.rdev() == 0 {
+            self.whiteout(rel, name, &meta)?;
+            return Ok(false);
+        }
+        if ft.is_socket() {
+            return Ok(false);
+        }
+        self.xattrs(path, &arc)?;
+        if ft.is_dir() {
+            let mut h = header(EntryType::Directory, &meta);
+            h.set_size(0);
+            self.append(&mut h, &arc, io::empty())?;
+            if self.kind == TreeKind::OverlayUpper
+                && sys::lgetxattr(path, OVERLAY_OPAQUE_XATTR)
+                    .map_err(|e| Error::io("lgetxattr", path, e))?
+                    .is_some_and(|v| v == b"y")
+            {
+                let mut h = header(EntryType::Regular, &meta);
+                h.set_size(0);
+                h.set_mode(0o644);
+                self.append(&mut h, &arc.join(OPAQUE_WHITEOUT), io::empty())?;
+            }
+            return Ok(true);
+        } else if ft.is_symlink() {
+            let target = fs::read_link(path).map_err(|e| Error::io("readlink", path, e))?;
+            let mut h = header(EntryType::Symlink, &meta);
+            h.set_size(0);
+            self.tar
+                .append_link(&mut h, &arc, &target)
+                .map_err(|e| Error::io("write tar", path, e))?;
+        } else if ft.is_file() {
+            if meta.nlink() > 1 {
+                let key = (meta.dev(), meta.ino());
+                if let Some(first) = self.links.get(&key).cloned() {
+                    let mut h = header(EntryType::Link, &meta);
+                    h.set_size(0);
+                    self.tar
+                        .append_link(&mut h, &arc, &first)
+                        .map_err(|e| Error::io("write tar", path, e))?;
+                    return Ok(false);
+                }
+                self.links.insert(key, arc.clone());
+            }
+            let f = File::open(path).map_err(|e| Error::io("open", path, e))?;
+            let mut h = header(EntryType::Regular, &meta);
+            h.set_size(meta.len());
+            // a file that changes size while being read fails the tar writer: a clear
+            // error instead of a corrupt archive
+            self.append(&mut h, &arc, f)?;
+        } else if ft.is_char_device() || ft.is_block_device() || ft.is_fifo() {
+            let kind = if ft.is_char_device() {
+                EntryType::Char
+            } else if ft.is_block_device() {
+                EntryType::Block
+            } else {
+                EntryType::Fifo
+            };
+            let mut h = header(kind, &meta);
+            h.set_size(0);
+            if kind != EntryType::Fifo {
+                let rdev = meta.rdev();
+                h.set_device_major(libc::major(rdev))
+                    .and_then(|()| h.set_device_minor(libc::minor(rdev)))
+                    .map_err(|e| Error::io("write tar", path, e))?;
+            }
+            self.append(&mut h, &arc, io::empty())?;
+        }
+        Ok(false)
+    }
+
+    /// A `.wh.NAME` entry in `rel` (the deletion of `rel/name`).
+    fn whiteout(&mut self, rel: &Path, name: &std::ffi::OsStr, meta: &fs::Metadata) -> Result<()> {
+        let mut wh_name = std::ffi::OsString::from(WHITEOUT_PREFIX);
+        wh_name.push(name);
+        let mut h = header(EntryType::Regular, meta);
+        h.set_size(0);
+        h.set_mode(0o644);
+        self.append(&mut h, &rel.join(wh_name), io::empty())
     }
 
     fn append(&mut self, h: &mut Header, arc: &Path, data: impl io::Read) -> Result<()> {

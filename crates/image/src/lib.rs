@@ -50,6 +50,7 @@ pub use store::{ImageRecord, ImageStore, ImportOptions, RemovedItem};
 pub mod archive;
 mod commit;
 pub mod diff;
+mod naive_diff;
 mod register;
 
 pub use archive::LoadedImage;
