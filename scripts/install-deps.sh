@@ -4,6 +4,8 @@ set -euo pipefail
 packages=(busybox-static procps tar)
 # registry tests and benchmarks: a real registry server (distribution 2.8) and htpasswd for its auth
 packages+=(docker-registry apache2-utils)
+# the test token server (tests/support/token_server.py) signs RS256 JWTs with python3-cryptography
+packages+=(python3-cryptography)
 packages+=(nftables iproute2 python3)  # networking: berthd runs nft; tests use ip and a python3 UDP echo
 # pty tests (tests/tests/pty.rs): a real terminal whose size can be changed
 packages+=(tmux)

@@ -13,6 +13,108 @@ use berth_tests::{busybox_tar, eventually, require, stderr, stdout, Daemon};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+/// How a test registry wants clients to authenticate.
+enum RegistryAuth<'a> {
+    /// HTTP basic auth against an htpasswd file with this one user
+    Htpasswd((&'a str, &'a str)),
+    /// bearer tokens from this token server
+    Token(&'a TokenServer),
+}
+
+/// tests/support/token_server.py on a free port: issues RS256 tokens the registry trusts
+/// and logs every token request; killed on drop.
+struct TokenServer {
+    dir: tempfile::TempDir,
+    port: u16,
+    child: Child,
+}
+
+impl TokenServer {
+    const SERVICE: &'static str = "berth-test-registry";
+    const ISSUER: &'static str = "berth-test-token-issuer";
+
+    fn start(users: &[(&str, &str)]) -> Option<TokenServer> {
+        let crypto = Command::new("/usr/bin/python3")
+            .args(["-c", "import cryptography"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !require(
+            crypto,
+            "python3-cryptography (apt-get install python3-cryptography)",
+        ) {
+            return None;
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("berth-tokens-")
+            .tempdir()
+            .expect("tempdir");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("support/token_server.py");
+        let mut cmd = Command::new("/usr/bin/python3");
+        cmd.arg(script)
+            .arg("--cert")
+            .arg(dir.path().join("cert.pem"))
+            .arg("--log")
+            .arg(dir.path().join("requests.jsonl"))
+            .args(["--issuer", Self::ISSUER, "--service", Self::SERVICE]);
+        for (user, pass) in users {
+            cmd.arg("--user").arg(format!("{user}:{pass}"));
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(dir.path().join("server.log")).expect("log"))
+            .spawn()
+            .expect("start the token server");
+        let mut line = String::new();
+        let read = std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
+            &mut line,
+        );
+        let Ok(port) = line.trim().parse() else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "token server did not start ({read:?}): {}",
+                std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default()
+            );
+        };
+        Some(TokenServer { dir, port, child })
+    }
+
+    fn cert(&self) -> PathBuf {
+        self.dir.path().join("cert.pem")
+    }
+
+    /// Every token request so far: {"account", "scopes", "granted", "status", "service"}.
+    fn requests(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.dir.path().join("requests.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("token log line"))
+            .collect()
+    }
+
+    /// Whether some request by `account` asked for exactly `scopes` and got them all.
+    fn granted(&self, account: &str, scopes: &[&str]) -> bool {
+        self.requests().iter().any(|r| {
+            r["account"] == account
+                && r["status"] == 200
+                && r["scopes"].as_array().is_some_and(|s| {
+                    s.len() == scopes.len() && scopes.iter().all(|x| s.contains(&json!(x)))
+                })
+                && r["granted"]
+                    .as_array()
+                    .is_some_and(|g| g.len() == scopes.len())
+        })
+    }
+}
+
+impl Drop for TokenServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A `docker-registry serve` on a free port with a temporary storage root; killed on drop.
 struct Registry {
     dir: tempfile::TempDir,
@@ -23,6 +125,15 @@ struct Registry {
 
 impl Registry {
     fn start(auth: Option<(&str, &str)>) -> Option<Registry> {
+        Registry::start_with(auth.map(RegistryAuth::Htpasswd))
+    }
+
+    /// A registry that sends clients to `tokens` for bearer tokens (`auth: token`).
+    fn start_with_tokens(tokens: &TokenServer) -> Option<Registry> {
+        Registry::start_with(Some(RegistryAuth::Token(tokens)))
+    }
+
+    fn start_with(auth: Option<RegistryAuth>) -> Option<Registry> {
         if !require(
             Path::new("/usr/bin/docker-registry").exists(),
             "docker-registry (apt-get install docker-registry)",
@@ -41,17 +152,29 @@ impl Registry {
             "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
             dir.path().join("data").display()
         );
-        if let Some((user, pass)) = auth {
-            let out = Command::new("htpasswd")
-                .args(["-Bbn", user, pass])
-                .output()
-                .expect("htpasswd (apt-get install apache2-utils)");
-            assert!(out.status.success());
-            std::fs::write(dir.path().join("htpasswd"), &out.stdout).expect("write htpasswd");
-            config.push_str(&format!(
-                "auth:\n  htpasswd:\n    realm: berth-test\n    path: {}\n",
-                dir.path().join("htpasswd").display()
-            ));
+        let mut basic = None;
+        match auth {
+            Some(RegistryAuth::Htpasswd((user, pass))) => {
+                let out = Command::new("htpasswd")
+                    .args(["-Bbn", user, pass])
+                    .output()
+                    .expect("htpasswd (apt-get install apache2-utils)");
+                assert!(out.status.success());
+                std::fs::write(dir.path().join("htpasswd"), &out.stdout).expect("write htpasswd");
+                config.push_str(&format!(
+                    "auth:\n  htpasswd:\n    realm: berth-test\n    path: {}\n",
+                    dir.path().join("htpasswd").display()
+                ));
+                basic = Some((user.to_string(), pass.to_string()));
+            }
+            Some(RegistryAuth::Token(tokens)) => config.push_str(&format!(
+                "auth:\n  token:\n    realm: http://127.0.0.1:{}/token\n    service: {}\n    issuer: {}\n    rootcertbundle: {}\n",
+                tokens.port,
+                TokenServer::SERVICE,
+                TokenServer::ISSUER,
+                tokens.cert().display()
+            )),
+            None => {}
         }
         std::fs::write(dir.path().join("config.yml"), config).expect("write config");
         let child = Command::new("docker-registry")
@@ -65,7 +188,7 @@ impl Registry {
             dir,
             port,
             child,
-            auth: auth.map(|(u, p)| (u.to_string(), p.to_string())),
+            auth: basic,
         };
         assert!(
             eventually(Duration::from_secs(10), || TcpStream::connect((
@@ -629,44 +752,108 @@ fn bad_registry_content_is_rejected_without_writes() {
     assert!(fixed.status.success(), "{}", stderr(&fixed));
 }
 
+/// Run berth with `DOCKER_CONFIG=config_dir` (the client's login store), feeding `stdin`.
+fn berth_with_config(
+    d: &Daemon,
+    config_dir: &Path,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> std::process::Output {
+    let mut cmd = d.berth_cmd(args);
+    cmd.env("DOCKER_CONFIG", config_dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("berth");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("stdin");
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().expect("berth")
+}
+
 #[test]
-fn login_push_pull_with_htpasswd_auth_and_search() {
+fn login_push_pull_search_with_htpasswd_auth() {
     let Some(reg) = Registry::start(Some(("berth", "s3cret"))) else {
         return;
     };
+    private_registry_round_trip(&reg, None);
+}
+
+#[test]
+fn login_push_pull_search_with_bearer_tokens_from_a_token_server() {
+    let Some(tokens) = TokenServer::start(&[("berth", "s3cret")]) else {
+        return;
+    };
+    let Some(reg) = Registry::start_with_tokens(&tokens) else {
+        return;
+    };
+    private_registry_round_trip(&reg, Some(&tokens));
+}
+
+/// What a user of a registry that needs a login (user `berth`, password `s3cret`) sees:
+/// push and search refused before login, a wrong password refused, then login, push, a
+/// cross-repository mount, rmi, pull, run and search, and after logout refusals again.
+/// With `tokens`, the token server's log shows the scopes each step asked for and got.
+fn private_registry_round_trip(reg: &Registry, tokens: Option<&TokenServer>) {
     let d = Daemon::start();
     let home = tempfile::tempdir().expect("tempdir");
     let config_dir = home.path().join(".docker");
-    let berth = |args: &[&str], stdin: Option<&str>| {
-        let mut cmd = d.berth_cmd(args);
-        cmd.env("DOCKER_CONFIG", &config_dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("berth");
-        if let Some(input) = stdin {
-            child
-                .stdin
-                .take()
-                .expect("stdin")
-                .write_all(input.as_bytes())
-                .expect("stdin");
+    let berth =
+        |args: &[&str], stdin: Option<&str>| berth_with_config(&d, &config_dir, args, stdin);
+    let granted = |scopes: &[&str]| {
+        if let Some(tokens) = tokens {
+            assert!(
+                tokens.granted("berth", scopes),
+                "no token for {scopes:?}: {:?}",
+                tokens.requests()
+            );
         }
-        drop(child.stdin.take());
-        child.wait_with_output().expect("berth")
     };
     let name = format!("{}/private/bb:v1", reg.host());
+    let search_term = format!("{}/bb", reg.host());
     d.ok(&["tag", "busybox", &name]);
 
     let denied = berth(&["push", &name], None);
-    assert!(!denied.status.success());
-    assert!(stderr(&denied).contains("login"), "{}", stderr(&denied));
+    assert!(!denied.status.success(), "anonymous push succeeded");
+    assert!(
+        stderr(&denied).contains("docker login"),
+        "{}",
+        stderr(&denied)
+    );
+    if let Some(tokens) = tokens {
+        // anonymous: the token server hands out a token that grants nothing
+        assert!(
+            tokens.requests().iter().any(|r| r["account"] == ""
+                && r["scopes"] == json!(["repository:private/bb:pull,push"])
+                && r["granted"] == json!([])),
+            "{:?}",
+            tokens.requests()
+        );
+    }
+    let unlisted = berth(&["search", &search_term], None);
+    assert!(!unlisted.status.success(), "catalog listed without login");
+    assert!(
+        stderr(&unlisted).contains("docker login"),
+        "{}",
+        stderr(&unlisted)
+    );
 
     let bad = berth(
         &["login", "-u", "berth", "--password-stdin", &reg.host()],
         Some("wrong\n"),
     );
     assert!(!bad.status.success(), "bad password accepted");
+    assert!(
+        stderr(&bad).contains("incorrect username or password"),
+        "{}",
+        stderr(&bad)
+    );
     assert!(!config_dir.join("config.json").exists());
 
     let good = berth(
@@ -675,6 +862,8 @@ fn login_push_pull_with_htpasswd_auth_and_search() {
     );
     assert!(good.status.success(), "{}", stderr(&good));
     assert!(stdout(&good).contains("Login Succeeded"));
+    // login asks for no scope: the token server only checks the password
+    granted(&[]);
     let config = config_dir.join("config.json");
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&config)
@@ -689,7 +878,9 @@ fn login_push_pull_with_htpasswd_auth_and_search() {
 
     let pushed = berth(&["push", &name], None);
     assert!(pushed.status.success(), "{}", stderr(&pushed));
-    // a second repository of the same registry gets the layer by a cross-repository mount
+    granted(&["repository:private/bb:pull,push"]);
+    // a second repository of the same registry gets the layer by a cross-repository mount,
+    // which needs pull on the source repository too, asked for in the same token
     let other = format!("{}/other/bb:v1", reg.host());
     d.ok(&["tag", "busybox", &other]);
     let mounted = berth(&["push", &other], None);
@@ -699,10 +890,29 @@ fn login_push_pull_with_htpasswd_auth_and_search() {
         "{}",
         stderr(&mounted)
     );
+    granted(&[
+        "repository:other/bb:pull,push",
+        "repository:private/bb:pull",
+    ]);
 
-    d.ok(&["rmi", &name]);
+    d.ok(&["rmi", &name, &other]);
     let pulled = berth(&["pull", &name], None);
     assert!(pulled.status.success(), "{}", stderr(&pulled));
+    granted(&["repository:private/bb:pull"]);
+    let ran = berth(&["run", "--rm", &name, "echo", "pulled after login"], None);
+    assert!(ran.status.success(), "{}", stderr(&ran));
+    assert_eq!(stdout(&ran).trim(), "pulled after login");
+
+    let found = berth(&["search", &search_term], None);
+    assert!(found.status.success(), "{}", stderr(&found));
+    for repo in ["private/bb", "other/bb"] {
+        assert!(
+            stdout(&found).contains(&format!("{}/{repo}", reg.host())),
+            "{}",
+            stdout(&found)
+        );
+    }
+    granted(&["registry:catalog:*"]);
 
     let out = berth(&["logout", &reg.host()], None);
     assert!(
@@ -710,11 +920,48 @@ fn login_push_pull_with_htpasswd_auth_and_search() {
         "{}",
         stdout(&out)
     );
-    d.ok(&["rmi", &name]);
-    let after = berth(&["pull", &name], None);
+    let anonymous = berth(&["pull", &other], None);
+    assert!(!anonymous.status.success(), "pull without login succeeded");
     assert!(
-        !after.status.success(),
-        "pull without credentials succeeded"
+        stderr(&anonymous).contains("docker login"),
+        "{}",
+        stderr(&anonymous)
+    );
+
+    // the real docker CLI through berthd: POST /auth, then X-Registry-Auth on pull and search
+    let docker = Path::new("/usr/local/bin/docker");
+    if !require(docker.exists(), "the docker CLI at /usr/local/bin/docker") {
+        return;
+    }
+    let docker_config = home.path().join("docker-cli");
+    let docker_cli = |args: &[&str], stdin: &str| {
+        let mut child = Command::new(docker)
+            .env("DOCKER_HOST", d.host())
+            .env("DOCKER_CONFIG", &docker_config)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("docker");
+        let mut input = child.stdin.take().expect("stdin");
+        input.write_all(stdin.as_bytes()).expect("stdin");
+        drop(input);
+        child.wait_with_output().expect("docker")
+    };
+    let login = docker_cli(
+        &["login", "-u", "berth", "--password-stdin", &reg.host()],
+        "s3cret\n",
+    );
+    assert!(login.status.success(), "docker login: {}", stderr(&login));
+    let pulled = docker_cli(&["pull", &other], "");
+    assert!(pulled.status.success(), "docker pull: {}", stderr(&pulled));
+    let found = docker_cli(&["search", &search_term], "");
+    assert!(found.status.success(), "docker search: {}", stderr(&found));
+    assert!(
+        stdout(&found).contains(&format!("{}/other/bb", reg.host())),
+        "{}",
+        stdout(&found)
     );
 }
 

@@ -7,6 +7,7 @@ mod client;
 mod commands;
 mod error;
 mod format;
+mod raw_http;
 
 use clap::Parser;
 

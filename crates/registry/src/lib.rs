@@ -18,6 +18,7 @@ mod error;
 pub mod manifest;
 mod search;
 mod tags;
+mod token;
 
 use std::sync::Once;
 
@@ -26,6 +27,7 @@ use futures_util::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt};
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::secrets::RegistryAuth;
+use oci_client::token_cache::{RegistryToken, RegistryTokenType};
 use oci_client::RegistryOperation;
 
 pub use error::{Error, ErrorKind, Result};
@@ -150,16 +152,51 @@ impl Registry {
         Session {
             client: oci_client::Client::new(config),
             auth: credentials.to_oci(),
+            base_url: format!("{}://{registry}", self.scheme(reference.registry())),
             registry,
+            http: tokio::sync::OnceCell::new(),
+            challenge: tokio::sync::OnceCell::new(),
         }
     }
+
+    /// `http` or `https` for `registry` (`host[:port]`).
+    fn scheme(&self, registry: &str) -> &'static str {
+        if self.is_insecure(registry) {
+            "http"
+        } else {
+            "https"
+        }
+    }
+}
+
+/// A plain reqwest client with Berth's user agent and timeouts, for the calls oci-client has
+/// no method for (login, token requests).
+fn http_client(registry: &str) -> Result<reqwest::Client> {
+    install_crypto_provider();
+    reqwest::Client::builder()
+        .user_agent(concat!("berth/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(std::time::Duration::from_secs(15))
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .map_err(|e| Error::Registry {
+            registry: registry.to_string(),
+            op: "connect",
+            message: error::error_chain(&e),
+            unavailable: true,
+        })
 }
 
 /// One operation's connection to a registry (token cache, keep-alive connections).
 pub struct Session {
     client: oci_client::Client,
     auth: RegistryAuth,
+    /// the registry host as requests address it (`registry-1.docker.io` for `docker.io`)
     registry: String,
+    /// `scheme://registry`
+    base_url: String,
+    http: tokio::sync::OnceCell<reqwest::Client>,
+    /// the registry's bearer challenge, read once (`None`: open or basic-auth registry)
+    challenge: tokio::sync::OnceCell<Option<token::Challenge>>,
 }
 
 impl Session {
@@ -176,6 +213,77 @@ impl Session {
             .await
             .map(|_| ())
             .map_err(|e| Error::from_oci("authenticate", reference, e))
+    }
+
+    /// Fetch a token for `scopes` and make it the one oci-client uses for `op` on `reference`.
+    /// Nothing to do unless the registry uses bearer tokens and the caller brought no token
+    /// of its own. The credentials go to the token server, as Docker sends them.
+    async fn authorize(
+        &self,
+        reference: &Reference,
+        op: RegistryOperation,
+        scopes: &[String],
+    ) -> Result<()> {
+        if matches!(self.auth, RegistryAuth::Bearer(_)) {
+            return Ok(());
+        }
+        let Some(challenge) = self.challenge().await? else {
+            return Ok(());
+        };
+        let login = match &self.auth {
+            RegistryAuth::Basic(user, password) => Some((user.as_str(), password.as_str())),
+            _ => None,
+        };
+        let http = self.http().await?;
+        let token = token::fetch(http, &self.registry, challenge, scopes, login).await?;
+        // oci-client looks a cached token up only for registries it holds credentials for
+        self.client
+            .store_auth_if_needed(&self.registry, &self.auth)
+            .await;
+        self.client
+            .tokens
+            .insert(
+                reference,
+                op,
+                RegistryTokenType::Bearer(RegistryToken::Token { token }),
+            )
+            .await;
+        Ok(())
+    }
+
+    async fn http(&self) -> Result<&reqwest::Client> {
+        self.http
+            .get_or_try_init(|| async { http_client(&self.registry) })
+            .await
+    }
+
+    /// `GET /v2/` once; the bearer challenge of a 401, if it carries one.
+    async fn challenge(&self) -> Result<Option<&token::Challenge>> {
+        let found = self
+            .challenge
+            .get_or_try_init(|| async {
+                let url = format!("{}/v2/", self.base_url);
+                let reply =
+                    self.http()
+                        .await?
+                        .get(&url)
+                        .send()
+                        .await
+                        .map_err(|e| Error::Registry {
+                            registry: self.registry.clone(),
+                            op: "connect",
+                            message: error::error_chain(&e),
+                            unavailable: true,
+                        })?;
+                match reply.headers().get(reqwest::header::WWW_AUTHENTICATE) {
+                    Some(value) if reply.status() == reqwest::StatusCode::UNAUTHORIZED => {
+                        token::Challenge::parse(value.to_str().unwrap_or(""))
+                    }
+                    _ => Ok(None),
+                }
+            })
+            .await?;
+        Ok(found.as_ref())
     }
 
     /// Fetch a manifest by tag or digest; resolve an index to the entry for `platform`.
@@ -337,6 +445,19 @@ impl Session {
             from_repository.to_string(),
             digest.to_string(),
         );
+        // The registry checks `pull` on the source repository too; oci-client's token for
+        // this repository does not carry it.
+        let scopes = [
+            format!("repository:{}:pull,push", reference.repository()),
+            format!("repository:{from_repository}:pull"),
+        ];
+        if let Err(e) = self
+            .authorize(reference, RegistryOperation::Push, &scopes)
+            .await
+        {
+            tracing::debug!(error = %e, digest, from = from_repository, "no token for a blob mount");
+            return false;
+        }
         match self.client.mount_blob(reference, &source, digest).await {
             Ok(()) => true,
             Err(e) => {
@@ -403,6 +524,17 @@ impl Session {
 
     pub(crate) fn auth(&self) -> &RegistryAuth {
         &self.auth
+    }
+
+    /// Make the catalog readable for `probe`'s requests: a bearer registry wants a token
+    /// with `registry:catalog:*`.
+    pub(crate) async fn authorize_catalog(&self, probe: &Reference) -> Result<()> {
+        self.authorize(
+            probe,
+            RegistryOperation::Pull,
+            &["registry:catalog:*".to_string()],
+        )
+        .await
     }
 }
 

@@ -1,7 +1,7 @@
 //! Login checks and catalog search: the registry calls that are not about one image.
 
 use crate::error::{error_chain, Error, Result};
-use crate::{Credentials, Reference, Registry};
+use crate::{token, Credentials, Reference, Registry};
 
 /// One search hit (the fields of Docker's `GET /images/search` rows a catalog can fill).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,33 +27,17 @@ impl Registry {
     /// oci-client has no call for this (its `auth` needs a repository and accepts basic
     /// credentials without trying them), so it uses reqwest directly.
     pub async fn login(&self, registry: &str, credentials: &Credentials) -> Result<String> {
-        crate::install_crypto_provider();
         let host = if registry == "docker.io" {
             "registry-1.docker.io"
         } else {
             registry
         };
-        let scheme = if self.is_insecure(registry) {
-            "http"
-        } else {
-            "https"
-        };
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("berth/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(std::time::Duration::from_secs(15))
-            .timeout(std::time::Duration::from_secs(60))
-            .build()
-            .map_err(|e| transport(registry, &e))?;
-        let url = format!("{scheme}://{host}/v2/");
+        let http = crate::http_client(registry)?;
+        let url = format!("{}://{host}/v2/", self.scheme(registry));
         let (user, pass) = if credentials.identity_token.is_empty() {
-            (credentials.username.clone(), credentials.password.clone())
+            (credentials.username.as_str(), credentials.password.as_str())
         } else {
-            ("<token>".to_string(), credentials.identity_token.clone())
-        };
-        let denied = || Error::Unauthorized {
-            message: format!(
-                "login to {registry} failed: unauthorized: incorrect username or password"
-            ),
+            ("<token>", credentials.identity_token.as_str())
         };
         let first = http
             .get(&url)
@@ -75,49 +59,26 @@ impl Registry {
             .headers()
             .get(reqwest::header::WWW_AUTHENTICATE)
             .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        if challenge.to_ascii_lowercase().starts_with("bearer") {
-            let param = |key: &str| {
-                challenge
-                    .split(',')
-                    .filter_map(|kv| kv.trim().trim_start_matches("Bearer ").split_once('='))
-                    .find(|(k, _)| k.trim().eq_ignore_ascii_case(key))
-                    .map(|(_, v)| v.trim().trim_matches('"').to_string())
-            };
-            let realm = param("realm").ok_or_else(|| Error::Registry {
-                registry: registry.to_string(),
-                op: "login",
-                message: format!("bearer challenge without realm: {challenge}"),
-                unavailable: false,
-            })?;
-            let mut query = vec![("account", user.clone()), ("client_id", "berth".into())];
-            if let Some(s) = param("service") {
-                query.push(("service", s));
-            }
-            let r = http
-                .get(&realm)
-                .query(&query)
-                .basic_auth(&user, Some(&pass))
-                .send()
-                .await
-                .map_err(|e| transport(registry, &e))?;
-            return if r.status().is_success() {
-                Ok("Login Succeeded".into())
-            } else {
-                Err(denied())
-            };
+            .unwrap_or("");
+        if let Some(challenge) = token::Challenge::parse(challenge)? {
+            // no scope: the token server only checks the credentials, as for `docker login`
+            token::fetch(&http, registry, &challenge, &[], Some((user, pass))).await?;
+            return Ok("Login Succeeded".into());
         }
         let r = http
             .get(&url)
-            .basic_auth(&user, Some(&pass))
+            .basic_auth(user, Some(pass))
             .send()
             .await
             .map_err(|e| transport(registry, &e))?;
         if r.status().is_success() {
             Ok("Login Succeeded".into())
         } else {
-            Err(denied())
+            Err(Error::Unauthorized {
+                message: format!(
+                    "login to {registry} failed: unauthorized: incorrect username or password"
+                ),
+            })
         }
     }
 
@@ -142,6 +103,7 @@ impl Registry {
             "latest".into(),
         );
         let session = self.session(&probe, credentials);
+        session.authorize_catalog(&probe).await?;
         let mut repos: Vec<String> = Vec::new();
         let mut last: Option<String> = None;
         loop {
@@ -155,6 +117,11 @@ impl Registry {
                         crate::ErrorKind::NotFound | crate::ErrorKind::InvalidArgument => Error::Unsupported {
                             what: format!(
                                 "searching {registry}: the registry offers no catalog (/v2/_catalog) to search ({mapped})"
+                            ),
+                        },
+                        crate::ErrorKind::Unauthorized => Error::Unauthorized {
+                            message: format!(
+                                "searching {registry}: the registry's catalog needs a login with access to it (docker login {registry})"
                             ),
                         },
                         _ => mapped,

@@ -299,6 +299,7 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
         Command::Version(a) => return system::version::run(&host, a).await,
         Command::Info(a) => return system::info::run(&host, a).await,
         Command::Login(a) => return image::login::login(&host, a).await,
+        Command::Search(a) => return image::search::run(&host, a).await,
         Command::Logout(a) => return image::login::logout(a).await,
         _ => {}
     }
@@ -327,7 +328,6 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
         Command::Events(a) => system::events::run(&docker, a).await,
         Command::Import(a) => image::import::run(&docker, a).await,
         Command::Push(a) => image::push::run(&docker, a).await,
-        Command::Search(a) => image::search::run(&docker, a).await,
         Command::Images(a) => image::ls::run(&docker, a).await,
         Command::Tag(a) => image::tag::run(&docker, a).await,
         Command::Rmi(a) => image::rm::run(&docker, a).await,
@@ -345,7 +345,7 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
         | Command::System { .. }
         | Command::Volume { .. }
         | Command::Network { .. } => Ok(()),
-        Command::Login(_) | Command::Logout(_) => Ok(()),
+        Command::Login(_) | Command::Logout(_) | Command::Search(_) => Ok(()),
     }
 }
 

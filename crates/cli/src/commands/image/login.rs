@@ -1,13 +1,11 @@
 //! `berth login` / `berth logout`: check credentials through the daemon (`POST /auth`, which
-//! bollard has no call for, so it is sent over the socket directly) and store them in the
-//! docker config file.
+//! bollard has no call for) and store them in the docker config file.
 
 use std::io::{BufRead, IsTerminal, Write};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
-use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use serde_json::json;
 
 use super::credentials;
 use crate::error::exit;
@@ -66,13 +64,9 @@ pub async fn login(host: &str, args: LoginArgs) -> Result<()> {
         "password": password,
         "serveraddress": credentials::key_of(&server),
     });
-    let (status, reply) = post_json(host, "/auth", &body).await?;
-    if status >= 400 {
-        let message = serde_json::from_str::<Value>(&reply)
-            .ok()
-            .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
-            .unwrap_or(reply);
-        eprintln!("Error response from daemon: {}", message.trim_end());
+    let reply = crate::raw_http::request(host, "POST", "/auth", &[], Some(&body)).await?;
+    if reply.status >= 400 {
+        eprintln!("Error response from daemon: {}", reply.error_message());
         return Err(exit(1));
     }
     if let credentials::Stored::File(path) = credentials::store(&server, &username, &password)? {
@@ -126,57 +120,4 @@ fn prompt_hidden(label: &str) -> Result<String> {
     eprintln!();
     read?;
     Ok(line.trim_end_matches(['\n', '\r']).to_string())
-}
-
-/// One JSON POST over the daemon's unix socket (HTTP/1.1, `Connection: close`).
-async fn post_json(host: &str, path: &str, body: &Value) -> Result<(u16, String)> {
-    let socket = host
-        .strip_prefix("unix://")
-        .or_else(|| host.starts_with('/').then_some(host))
-        .ok_or_else(|| anyhow!("login needs a unix:// daemon socket, got {host}"))?;
-    let mut stream = tokio::net::UnixStream::connect(socket).await.map_err(|_| {
-        anyhow!("Cannot connect to the Berth daemon at {host}. Is the daemon running?")
-    })?;
-    let payload = body.to_string();
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
-        payload.len()
-    );
-    stream.write_all(request.as_bytes()).await?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await?;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| anyhow!("malformed reply from the daemon"))?;
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse::<u16>().ok())
-        .ok_or_else(|| anyhow!("malformed reply from the daemon"))?;
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(body)
-    } else {
-        body.to_string()
-    };
-    Ok((status, body))
-}
-
-fn dechunk(body: &str) -> String {
-    let mut out = String::new();
-    let mut rest = body;
-    while let Some((size, after)) = rest.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if n == 0 || after.len() < n {
-            break;
-        }
-        out.push_str(&after[..n]);
-        rest = after[n..].trim_start_matches("\r\n");
-    }
-    out
 }

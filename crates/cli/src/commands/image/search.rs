@@ -3,11 +3,11 @@
 use std::io::Write;
 
 use anyhow::Result;
-use bollard::query_parameters::SearchImagesOptions;
-use bollard::Docker;
+use base64::Engine as _;
+use bollard::models::ImageSearchResponseItem;
 use clap::Args;
 
-use crate::client::api_message;
+use super::credentials;
 use crate::error::exit;
 
 /// `berth search [OPTIONS] TERM`
@@ -29,9 +29,10 @@ pub struct SearchArgs {
     pub term: String,
 }
 
-/// Runs `berth search`.
-pub async fn run(docker: &Docker, args: SearchArgs) -> Result<()> {
-    let mut filters = std::collections::HashMap::<String, Vec<String>>::new();
+/// Runs `berth search`: `GET /images/search` with the stored credentials of the registry
+/// searched in `X-Registry-Auth` (bollard's call takes none), as `docker search` sends them.
+pub async fn run(host: &str, args: SearchArgs) -> Result<()> {
+    let mut filters = std::collections::BTreeMap::<String, Vec<String>>::new();
     for f in &args.filter {
         let Some((k, v)) = f.split_once('=') else {
             eprintln!("bad format of filter (expected name=value)");
@@ -42,15 +43,28 @@ pub async fn run(docker: &Docker, args: SearchArgs) -> Result<()> {
             .or_default()
             .push(v.to_string());
     }
-    let options = SearchImagesOptions {
-        term: args.term.clone(),
-        limit: args.limit,
-        filters: (!filters.is_empty()).then_some(filters),
-    };
-    let rows = match docker.search_images(options).await {
-        Ok(r) => r,
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.append_pair("term", &args.term);
+    if let Some(limit) = args.limit {
+        query.append_pair("limit", &limit.to_string());
+    }
+    if !filters.is_empty() {
+        query.append_pair("filters", &serde_json::to_string(&filters)?);
+    }
+    let mut headers = Vec::new();
+    if let Some(creds) = credentials::lookup(&credentials::registry_of(&args.term)) {
+        let json = serde_json::to_vec(&creds)?;
+        headers.push((
+            "X-Registry-Auth",
+            base64::engine::general_purpose::URL_SAFE.encode(json),
+        ));
+    }
+    let path = format!("/images/search?{}", query.finish());
+    let reply = crate::raw_http::request(host, "GET", &path, &headers, None).await?;
+    let rows: Vec<ImageSearchResponseItem> = match reply.json() {
+        Ok(value) => serde_json::from_value(value)?,
         Err(e) => {
-            eprintln!("{}", api_message(&e));
+            eprintln!("{e}");
             return Err(exit(1));
         }
     };

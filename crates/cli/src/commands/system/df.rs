@@ -1,10 +1,9 @@
 //! `berth system df`: disk usage of images, containers, volumes (and the empty build cache),
 //! from `GET /system/df`, printed as docker 20.10 prints it.
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::Result;
 use clap::Args;
 use serde_json::{json, Value};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::format::table::{print_list, ListSpec};
 use crate::format::template::ListFormat;
@@ -74,7 +73,10 @@ const BUILD_CACHE_HEADER: &str =
 
 /// Runs `berth system df`.
 pub async fn run(host: &str, args: DfArgs) -> Result<()> {
-    let usage = get_json(host, "/system/df").await?;
+    // the 1.41 shape, not what bollard's models (API 1.52) describe
+    let usage = crate::raw_http::request(host, "GET", "/system/df", &[], None)
+        .await?
+        .json()?;
     if args.verbose {
         return print_verbose(&usage);
     }
@@ -288,57 +290,6 @@ pub fn human_size4(size: i64) -> String {
         s = s.trim_end_matches('0').trim_end_matches('.').to_owned();
     }
     format!("{s}{}", UNITS[i])
-}
-
-/// A GET with the raw JSON reply: the 1.41 `system df` shape is not what bollard's models
-/// (API 1.52) describe, so this one request bypasses them. HTTP/1.0, so the reply ends at EOF.
-async fn get_json(host: &str, path: &str) -> Result<Value> {
-    let request = format!("GET {path} HTTP/1.0\r\nHost: berth\r\nUser-Agent: berth-cli\r\n\r\n");
-    let reply = if let Some(addr) = host
-        .strip_prefix("tcp://")
-        .or_else(|| host.strip_prefix("http://"))
-    {
-        let s = tokio::net::TcpStream::connect(addr)
-            .await
-            .map_err(|_| cannot_connect(host))?;
-        exchange(s, &request).await?
-    } else {
-        let socket = host.strip_prefix("unix://").unwrap_or(host);
-        let s = tokio::net::UnixStream::connect(socket)
-            .await
-            .map_err(|_| cannot_connect(host))?;
-        exchange(s, &request).await?
-    };
-    let split = reply
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| anyhow!("malformed reply from the daemon"))?;
-    let head = String::from_utf8_lossy(&reply[..split]);
-    let body = &reply[split + 4..];
-    let status: u16 = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| anyhow!("malformed reply from the daemon"))?;
-    let value: Value = serde_json::from_slice(body).context("reading the daemon's reply")?;
-    if status >= 400 {
-        bail!(
-            "Error response from daemon: {}",
-            value["message"].as_str().unwrap_or("unknown error")
-        );
-    }
-    Ok(value)
-}
-
-async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, request: &str) -> Result<Vec<u8>> {
-    s.write_all(request.as_bytes()).await?;
-    let mut reply = Vec::new();
-    s.read_to_end(&mut reply).await?;
-    Ok(reply)
-}
-
-fn cannot_connect(host: &str) -> anyhow::Error {
-    anyhow!("Cannot connect to the Berth daemon at {host}. Is the daemon running?")
 }
 
 #[cfg(test)]
