@@ -12,6 +12,8 @@ cd "$(dirname "$0")/.."
 runs=${1:-30}
 bin=${CARGO_TARGET_DIR:-$PWD/target}/release
 command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -qq hyperfine >/dev/null; }
+# the host pings every container address in the concurrent part
+command -v ping >/dev/null || { apt-get update -qq && apt-get install -y -qq iputils-ping >/dev/null; }
 work=$(mktemp -d /var/tmp/berth-bench.XXXXXX)
 bridge=bb$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n')
 cleanup() {
@@ -60,8 +62,13 @@ PY
 echo
 "$bin/berth" network create --subnet "10.201.$((RANDOM % 250)).0/24" benchnet >/dev/null
 start=$(date +%s.%N)
-for i in $(seq 1 50); do "$bin/berth" run -d --network benchnet --name "c$i" busybox sleep 300 >/dev/null & done
-wait
+# wait for these 50 only: a bare `wait` would also wait for berthd, a job of this shell
+runs_started=()
+for i in $(seq 1 50); do
+  "$bin/berth" run -d --network benchnet --name "c$i" busybox sleep 300 >/dev/null &
+  runs_started+=($!)
+done
+wait "${runs_started[@]}"
 end=$(date +%s.%N)
 ok=0
 for i in $(seq 1 50); do
