@@ -760,21 +760,22 @@ fn berth_with_config(
     stdin: Option<&str>,
 ) -> std::process::Output {
     let mut cmd = d.berth_cmd(args);
-    cmd.env("DOCKER_CONFIG", config_dir)
+    cmd.env("DOCKER_CONFIG", config_dir);
+    output_with_stdin(cmd, stdin.unwrap_or(""))
+}
+
+/// Run `cmd` with `input` on its stdin (then closed); its whole output.
+fn output_with_stdin(mut cmd: Command, input: &str) -> std::process::Output {
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("berth");
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(input.as_bytes())
-            .expect("stdin");
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().expect("berth")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(input.as_bytes()).expect("stdin");
+    drop(stdin);
+    child.wait_with_output().expect("wait")
 }
 
 #[test]
@@ -935,19 +936,11 @@ fn private_registry_round_trip(reg: &Registry, tokens: Option<&TokenServer>) {
     }
     let docker_config = home.path().join("docker-cli");
     let docker_cli = |args: &[&str], stdin: &str| {
-        let mut child = Command::new(docker)
-            .env("DOCKER_HOST", d.host())
+        let mut cmd = Command::new(docker);
+        cmd.env("DOCKER_HOST", d.host())
             .env("DOCKER_CONFIG", &docker_config)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("docker");
-        let mut input = child.stdin.take().expect("stdin");
-        input.write_all(stdin.as_bytes()).expect("stdin");
-        drop(input);
-        child.wait_with_output().expect("docker")
+            .args(args);
+        output_with_stdin(cmd, stdin)
     };
     let login = docker_cli(
         &["login", "-u", "berth", "--password-stdin", &reg.host()],

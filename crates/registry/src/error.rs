@@ -225,6 +225,17 @@ impl Error {
     }
 }
 
+/// A request that did not get a reply from `registry` (connection refused, TLS, timeout):
+/// worth retrying, so `unavailable`.
+pub(crate) fn transport(registry: &str, e: &reqwest::Error) -> Error {
+    Error::Registry {
+        registry: registry.to_string(),
+        op: "connect",
+        message: error_chain(e),
+        unavailable: true,
+    }
+}
+
 /// An error and its sources on one line (reqwest hides the useful part in `source()`).
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();

@@ -178,12 +178,7 @@ fn http_client(registry: &str) -> Result<reqwest::Client> {
         .connect_timeout(std::time::Duration::from_secs(15))
         .timeout(std::time::Duration::from_secs(60))
         .build()
-        .map_err(|e| Error::Registry {
-            registry: registry.to_string(),
-            op: "connect",
-            message: error::error_chain(&e),
-            unavailable: true,
-        })
+        .map_err(|e| error::transport(registry, &e))
 }
 
 /// One operation's connection to a registry (token cache, keep-alive connections).
@@ -263,21 +258,16 @@ impl Session {
             .challenge
             .get_or_try_init(|| async {
                 let url = format!("{}/v2/", self.base_url);
-                let reply =
-                    self.http()
-                        .await?
-                        .get(&url)
-                        .send()
-                        .await
-                        .map_err(|e| Error::Registry {
-                            registry: self.registry.clone(),
-                            op: "connect",
-                            message: error::error_chain(&e),
-                            unavailable: true,
-                        })?;
+                let reply = self
+                    .http()
+                    .await?
+                    .get(&url)
+                    .send()
+                    .await
+                    .map_err(|e| error::transport(&self.registry, &e))?;
                 match reply.headers().get(reqwest::header::WWW_AUTHENTICATE) {
                     Some(value) if reply.status() == reqwest::StatusCode::UNAUTHORIZED => {
-                        token::Challenge::parse(value.to_str().unwrap_or(""))
+                        token::Challenge::parse(&self.registry, value.to_str().unwrap_or(""))
                     }
                     _ => Ok(None),
                 }

@@ -1,6 +1,6 @@
 //! Login checks and catalog search: the registry calls that are not about one image.
 
-use crate::error::{error_chain, Error, Result};
+use crate::error::{transport, Error, Result};
 use crate::{token, Credentials, Reference, Registry};
 
 /// One search hit (the fields of Docker's `GET /images/search` rows a catalog can fill).
@@ -60,7 +60,7 @@ impl Registry {
             .get(reqwest::header::WWW_AUTHENTICATE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        if let Some(challenge) = token::Challenge::parse(challenge)? {
+        if let Some(challenge) = token::Challenge::parse(registry, challenge)? {
             // no scope: the token server only checks the credentials, as for `docker login`
             token::fetch(&http, registry, &challenge, &[], Some((user, pass))).await?;
             return Ok("Login Succeeded".into());
@@ -149,14 +149,5 @@ impl Registry {
                 is_official: false,
             })
             .collect())
-    }
-}
-
-fn transport(registry: &str, e: &reqwest::Error) -> Error {
-    Error::Registry {
-        registry: registry.to_string(),
-        op: "connect",
-        message: error_chain(e),
-        unavailable: true,
     }
 }

@@ -19,9 +19,9 @@ pub(crate) struct Challenge {
 }
 
 impl Challenge {
-    /// Parse a `WWW-Authenticate` value. `None` when it is not a bearer challenge (basic auth,
-    /// or garbage); an error when it is one without a realm.
-    pub fn parse(header: &str) -> Result<Option<Challenge>> {
+    /// Parse the `WWW-Authenticate` value `registry` sent. `None` when it is not a bearer
+    /// challenge (basic auth, or garbage); an error when it is one without a realm.
+    pub fn parse(registry: &str, header: &str) -> Result<Option<Challenge>> {
         let header = header.trim();
         let Some(params) = header
             .get(..7)
@@ -40,7 +40,7 @@ impl Challenge {
             }
         }
         let realm = realm.ok_or_else(|| Error::Registry {
-            registry: String::new(),
+            registry: registry.to_string(),
             op: "authenticate",
             message: format!("bearer challenge without realm: {header}"),
             unavailable: false,
@@ -99,12 +99,10 @@ pub(crate) async fn fetch(
     if let Some((user, password)) = login {
         request = request.basic_auth(user, Some(password));
     }
-    let reply = request.send().await.map_err(|e| Error::Registry {
-        registry: registry.to_string(),
-        op: "fetch token",
-        message: format!("{}: {}", challenge.realm, error_chain(&e)),
-        unavailable: true,
-    })?;
+    let reply = request
+        .send()
+        .await
+        .map_err(|e| crate::error::transport(registry, &e))?;
     let status = reply.status();
     if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
         return Err(Error::Unauthorized {
@@ -154,6 +152,7 @@ mod tests {
     #[test]
     fn parses_bearer_challenges() {
         let c = Challenge::parse(
+            "reg",
             r#"Bearer realm="http://127.0.0.1:5001/token",service="reg",scope="repository:a/b:pull,push",error="insufficient_scope""#,
         )
         .expect("parses")
@@ -161,7 +160,7 @@ mod tests {
         assert_eq!(c.realm, "http://127.0.0.1:5001/token");
         assert_eq!(c.service.as_deref(), Some("reg"));
 
-        let c = Challenge::parse("bearer realm=https://auth.example/token, service=x")
+        let c = Challenge::parse("reg", "bearer realm=https://auth.example/token, service=x")
             .expect("parses")
             .expect("a bearer challenge");
         assert_eq!(c.realm, "https://auth.example/token");
@@ -170,9 +169,12 @@ mod tests {
 
     #[test]
     fn basic_is_not_bearer_and_a_realm_is_required() {
-        assert!(matches!(Challenge::parse(r#"Basic realm="x""#), Ok(None)));
-        assert!(matches!(Challenge::parse(""), Ok(None)));
-        let Err(err) = Challenge::parse(r#"Bearer service="reg""#) else {
+        assert!(matches!(
+            Challenge::parse("reg", r#"Basic realm="x""#),
+            Ok(None)
+        ));
+        assert!(matches!(Challenge::parse("reg", ""), Ok(None)));
+        let Err(err) = Challenge::parse("reg", r#"Bearer service="reg""#) else {
             panic!("a challenge without realm was accepted");
         };
         assert!(err.to_string().contains("without realm"), "{err}");
